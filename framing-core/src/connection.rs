@@ -178,6 +178,12 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.pending.live()
     }
 
+    /// The context of a pending call, e.g. to check that an id still
+    /// belongs to the call a caller wants to cancel.
+    pub fn call_context(&self, id: RpcId) -> Option<&C> {
+        self.pending.get(id.0).map(|e| &e.ctx)
+    }
+
     /// Whether a `Pause` is in force (no `Resume` since).
     pub fn is_paused(&self) -> bool {
         self.paused

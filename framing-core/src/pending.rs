@@ -162,15 +162,21 @@ impl<C, T: Copy + PartialEq> Pending<C, T> {
         }
     }
 
-    /// The deadline of a pending call.
-    pub(crate) fn deadline_of(&self, key: u64) -> Option<T> {
+    /// A pending call.
+    pub(crate) fn get(&self, key: u64) -> Option<&Entry<C, T>> {
         match self {
-            Pending::ById { map, .. } => map.get(&key)?.deadline,
+            Pending::ById { map, .. } => map.get(&key),
             Pending::Fifo { slots, base, .. } => {
                 let i = usize::try_from(key.checked_sub(*base)?).ok()?;
-                slots.get(i)?.as_ref()?.deadline
+                slots.get(i)?.as_ref()
             }
         }
+    }
+
+    /// The deadline of a pending call.
+    #[inline]
+    pub(crate) fn deadline_of(&self, key: u64) -> Option<T> {
+        self.get(key)?.deadline
     }
 
     /// Removes every pending call, oldest first where the order is known.

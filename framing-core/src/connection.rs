@@ -86,6 +86,8 @@ pub struct Connection<T: Timestamp, C = ()> {
     /// Server without ids: responses held until earlier ones are sent.
     replies: VecDeque<Option<Bytes>>,
     replies_base: u64,
+    /// Server: requests received and not yet answered.
+    outstanding_requests: usize,
     events: VecDeque<Event<C>>,
     paused: bool,
     phase: Phase<T>,
@@ -117,6 +119,7 @@ impl<T: Timestamp, C> Connection<T, C> {
             recent: RecentIds::new(config.late_memory),
             replies: VecDeque::new(),
             replies_base: 0,
+            outstanding_requests: 0,
             events: VecDeque::new(),
             paused: false,
             phase: Phase::Open,
@@ -171,6 +174,11 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// Memory held by the read buffer.
     pub fn read_buffer_capacity(&self) -> usize {
         self.decoder.capacity()
+    }
+
+    /// Requests received and not yet answered (server role).
+    pub fn outstanding_requests(&self) -> usize {
+        self.outstanding_requests
     }
 
     /// Calls awaiting a response.
@@ -291,6 +299,7 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     fn on_request(&mut self, id: RpcId, payload: Bytes) {
         self.stats.requests += 1;
+        self.outstanding_requests += 1;
         let id = if self.config.codec.has_ids() {
             id
         } else {
@@ -562,6 +571,7 @@ impl<T: Timestamp, C> Connection<T, C> {
             })?;
         if self.config.codec.has_ids() {
             self.enqueue(&header[..hl], payload);
+            self.outstanding_requests = self.outstanding_requests.saturating_sub(1);
         } else {
             let slot =
                 id.0.checked_sub(self.replies_base)
@@ -570,6 +580,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                     .filter(|s| s.is_none())
                     .ok_or(RespondError::UnknownRequest(id))?;
             *slot = Some(payload);
+            self.outstanding_requests = self.outstanding_requests.saturating_sub(1);
             while let Some(Some(_)) = self.replies.front() {
                 if let Some(Some(p)) = self.replies.pop_front() {
                     self.replies_base += 1;
@@ -605,8 +616,9 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// Starts a graceful shutdown: new calls are refused with
     /// `ShuttingDown`; in-flight calls may finish until `deadline`, when
     /// the rest complete with `Closed`. The state becomes
-    /// [`State::Closed`] once nothing is pending or left to write.
-    /// A server stops reading requests.
+    /// [`State::Closed`] once nothing is pending or left to write. A server
+    /// stops reading requests and closes once every request it received is
+    /// answered and written (or at the deadline).
     pub fn shutdown(&mut self, deadline: T) {
         match self.phase {
             Phase::Open => self.phase = Phase::ShuttingDown { deadline },
@@ -628,7 +640,10 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     fn check_shutdown_done(&mut self) {
         if let Phase::ShuttingDown { .. } = self.phase {
-            if self.pending.live() == 0 && self.queue.is_empty() && self.replies.is_empty() {
+            if self.pending.live() == 0
+                && self.queue.is_empty()
+                && self.outstanding_requests == 0
+            {
                 self.phase = Phase::Closed;
                 self.release();
             }
@@ -662,6 +677,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     }
 
     fn release(&mut self) {
+        self.outstanding_requests = 0;
         self.timed_calls = 0;
         self.deadlines.clear();
         self.decoder.clear();

@@ -1,1 +1,656 @@
-//! (being written)
+//! A client and a server core joined by two in-memory links, with a
+//! virtual clock.
+//!
+//! ```text
+//!            to_server link: chunker, delay, capacity
+//!   client  ──────────────────────────────────────────▶  server
+//!   (calls) ◀──────────────────────────────────────────  (handler)
+//!            to_client link: chunker, delay, capacity
+//! ```
+//!
+//! Time is a [`Duration`] since the start of the simulation; it only moves
+//! when the test moves it ([`Pair::advance`], [`Pair::step`],
+//! [`Pair::run`]). Bytes a core writes are cut by the link's [`Chunker`]
+//! and delivered `delay` later, one `handle_read` per chunk, in order. A
+//! side that stops reading ([`Connection::wants_read`] is false, or the
+//! test called [`Pair::set_server_reading`]) leaves the bytes in the link;
+//! once `capacity` bytes are in flight the writer's bytes stay queued in
+//! its core, which is how watermarks are exercised. When a core closes
+//! and has nothing left to write, its peer sees end of stream after the
+//! last byte.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{
+    CallError, CallOptions, Config, Connection, Event, Rejected, RespondError, RpcId, Stats,
+};
+
+/// How a link cuts a byte stream into the pieces handed to `handle_read`.
+///
+/// The sizes are used in turn, cycling, across everything the link carries
+/// (the cut does not restart with each write). A size of 0 counts as 1.
+///
+/// # Examples
+///
+/// ```
+/// use framing_core::testkit::pair::Chunker;
+///
+/// let mut c = Chunker::sizes([1, 3]);
+/// let pieces: Vec<&[u8]> = c.split(b"abcdefg");
+/// assert_eq!(pieces, [&b"a"[..], b"bcd", b"e", b"fg"]);
+/// assert_eq!(Chunker::whole().split(b"abc"), [&b"abc"[..]]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chunker {
+    /// Empty: deliver each write whole.
+    sizes: Vec<usize>,
+    next: usize,
+}
+
+impl Chunker {
+    /// Every write delivered as one piece.
+    pub fn whole() -> Self {
+        Chunker::default()
+    }
+
+    /// Pieces of `n` bytes (the last one of a write may be shorter).
+    pub fn fixed(n: usize) -> Self {
+        Chunker::sizes([n])
+    }
+
+    /// Pieces of these sizes, in turn, cycling.
+    pub fn sizes(sizes: impl Into<Vec<usize>>) -> Self {
+        Chunker {
+            sizes: sizes.into(),
+            next: 0,
+        }
+    }
+
+    /// The size of the next piece, given `remaining` bytes to cut.
+    pub fn next_len(&mut self, remaining: usize) -> usize {
+        if self.sizes.is_empty() {
+            return remaining;
+        }
+        let n = self.sizes[self.next % self.sizes.len()].max(1);
+        self.next = (self.next + 1) % self.sizes.len();
+        n.min(remaining)
+    }
+
+    /// Cuts `bytes` into pieces.
+    pub fn split<'a>(&mut self, mut bytes: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let (piece, rest) = bytes.split_at(self.next_len(bytes.len()));
+            out.push(piece);
+            bytes = rest;
+        }
+        out
+    }
+}
+
+/// How one direction of the pair carries bytes.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// How the stream is cut into reads.
+    pub chunker: Chunker,
+    /// How long bytes take from the writer's `advance_transmit` to the
+    /// reader's `handle_read`.
+    pub delay: Duration,
+    /// Most bytes in flight (written, not yet read); the writer's core keeps
+    /// the rest queued. `usize::MAX` by default.
+    pub capacity: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            chunker: Chunker::whole(),
+            delay: Duration::ZERO,
+            capacity: usize::MAX,
+        }
+    }
+}
+
+impl LinkConfig {
+    /// A link cutting with `chunker`, no delay, unbounded.
+    pub fn chunked(chunker: Chunker) -> Self {
+        LinkConfig {
+            chunker,
+            ..LinkConfig::default()
+        }
+    }
+
+    /// This link with a delivery delay.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// This link with at most `capacity` bytes in flight.
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+}
+
+#[derive(Debug, Default)]
+struct Link {
+    config: LinkConfig,
+    in_flight: VecDeque<(Duration, Bytes)>,
+    in_flight_bytes: usize,
+    /// When the writer's end of stream reaches the reader.
+    eof_at: Option<Duration>,
+    eof_delivered: bool,
+    reading: bool,
+}
+
+impl Link {
+    fn new(config: LinkConfig) -> Self {
+        Link {
+            config,
+            reading: true,
+            ..Link::default()
+        }
+    }
+
+    fn push(&mut self, now: Duration, bytes: &[u8]) {
+        let at = now.saturating_add(self.config.delay);
+        for piece in self.config.chunker.split(bytes) {
+            self.in_flight_bytes += piece.len();
+            self.in_flight
+                .push_back((at, Bytes::copy_from_slice(piece)));
+        }
+    }
+
+    /// Moves what the writer has queued into the link; returns whether
+    /// anything moved.
+    fn transmit<C>(&mut self, now: Duration, from: &mut Connection<Duration, C>) -> bool {
+        let room = self.config.capacity.saturating_sub(self.in_flight_bytes);
+        let mut taken = Vec::new();
+        for chunk in from.poll_transmit() {
+            let want = room - taken.len();
+            if want == 0 {
+                break;
+            }
+            taken.extend_from_slice(&chunk[..chunk.len().min(want)]);
+        }
+        let mut moved = false;
+        if !taken.is_empty() {
+            from.advance_transmit(now, taken.len());
+            self.push(now, &taken);
+            moved = true;
+        }
+        if from.is_closed() && !from.has_transmit() && self.eof_at.is_none() {
+            self.eof_at = Some(now.saturating_add(self.config.delay));
+            moved = true;
+        }
+        moved
+    }
+
+    fn can_deliver<C>(&self, to: &Connection<Duration, C>) -> bool {
+        self.reading && to.wants_read()
+    }
+
+    /// Hands due bytes (and a due end of stream) to the reader.
+    fn deliver<C>(&mut self, now: Duration, to: &mut Connection<Duration, C>) -> bool {
+        let mut moved = false;
+        if to.is_closed() {
+            // Nobody reads a closed connection: the bytes are lost.
+            moved = !self.in_flight.is_empty();
+            self.in_flight.clear();
+            self.in_flight_bytes = 0;
+            return moved;
+        }
+        while self.can_deliver(to) {
+            match self.in_flight.front() {
+                Some((at, _)) if *at <= now => {
+                    let (_, piece) = self.in_flight.pop_front().expect("front exists");
+                    self.in_flight_bytes -= piece.len();
+                    to.handle_read(now, &piece);
+                    moved = true;
+                }
+                _ => break,
+            }
+        }
+        if self.in_flight.is_empty() && !self.eof_delivered && self.can_deliver(to) {
+            if let Some(at) = self.eof_at {
+                if at <= now {
+                    self.eof_delivered = true;
+                    to.handle_eof(now);
+                    moved = true;
+                }
+            }
+        }
+        moved
+    }
+
+    /// The next instant at which this link has something to deliver.
+    fn next_delivery<C>(&self, to: &Connection<Duration, C>) -> Option<Duration> {
+        if !self.can_deliver(to) {
+            return None;
+        }
+        match self.in_flight.front() {
+            Some((at, _)) => Some(*at),
+            None if !self.eof_delivered => self.eof_at,
+            None => None,
+        }
+    }
+}
+
+/// The server's answer to one request: `Some(payload)` responds at once,
+/// `None` holds the request for the test to answer later (see
+/// [`Pair::take_held_requests`] and [`Pair::respond`]).
+pub type Handler = Box<dyn FnMut(RpcId, Bytes) -> Option<Bytes>>;
+
+/// One call's completion, taken from the client's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion<C> {
+    /// The call's id.
+    pub id: RpcId,
+    /// The context given with the call.
+    pub ctx: C,
+    /// The response, or why there is none.
+    pub result: Result<Bytes, CallError>,
+}
+
+/// A client core and a server core joined in memory, with a virtual clock.
+///
+/// The cores are public fields: drive them directly when a test needs a
+/// command the pair does not wrap, then call [`drive`](Self::drive) to move
+/// the bytes.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use bytes::Bytes;
+/// use framing_core::Config;
+/// use framing_core::testkit::pair::{Chunker, LinkConfig, Pair};
+///
+/// // Bytes cut into 3-byte reads, 10 ms each way; the server echoes.
+/// let link = LinkConfig::chunked(Chunker::fixed(3)).with_delay(Duration::from_millis(10));
+/// let mut pair: Pair<&str> = Pair::new(Config::default())
+///     .with_links(link.clone(), link);
+/// pair.call(Bytes::from_static(b"hi"), "first").unwrap();
+/// pair.run();
+/// let done = pair.take_completions();
+/// assert_eq!(done[0].ctx, "first");
+/// assert_eq!(&done[0].result.as_ref().unwrap()[..], b"hi");
+/// assert!(pair.now() >= Duration::from_millis(20));
+/// ```
+pub struct Pair<C = ()> {
+    /// The client core.
+    pub client: Connection<Duration, C>,
+    /// The server core.
+    pub server: Connection<Duration>,
+    now: Duration,
+    to_server: Link,
+    to_client: Link,
+    handler: Handler,
+    held: Vec<(RpcId, Bytes)>,
+    client_events: VecDeque<Event<C>>,
+    server_events: VecDeque<Event<()>>,
+    respond_errors: Vec<(RpcId, RespondError)>,
+}
+
+impl<C: fmt::Debug> fmt::Debug for Pair<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pair")
+            .field("now", &self.now)
+            .field("client", &self.client)
+            .field("server", &self.server)
+            .field("to_server", &self.to_server)
+            .field("to_client", &self.to_client)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many time steps [`Pair::run`] takes before deciding the simulation
+/// never settles.
+const RUN_STEP_LIMIT: usize = 1_000_000;
+
+impl<C> Pair<C> {
+    /// A client and an echoing server, both with `config`, at time zero,
+    /// joined by links that deliver every write whole and at once.
+    pub fn new(config: Config) -> Self {
+        Pair::with_configs(config.clone(), config)
+    }
+
+    /// A client and an echoing server with their own settings.
+    pub fn with_configs(client: Config, server: Config) -> Self {
+        let now = Duration::ZERO;
+        Pair {
+            client: Connection::client(client, now),
+            server: Connection::server(server, now),
+            now,
+            to_server: Link::new(LinkConfig::default()),
+            to_client: Link::new(LinkConfig::default()),
+            handler: Box::new(|_, payload| Some(payload)),
+            held: Vec::new(),
+            client_events: VecDeque::new(),
+            server_events: VecDeque::new(),
+            respond_errors: Vec::new(),
+        }
+    }
+
+    /// Sets both links: client to server, then server to client.
+    pub fn with_links(mut self, to_server: LinkConfig, to_client: LinkConfig) -> Self {
+        self.to_server.config = to_server;
+        self.to_client.config = to_client;
+        self
+    }
+
+    /// Replaces the server's handler (the default echoes).
+    pub fn with_handler(
+        mut self,
+        handler: impl FnMut(RpcId, Bytes) -> Option<Bytes> + 'static,
+    ) -> Self {
+        self.handler = Box::new(handler);
+        self
+    }
+
+    /// A server that answers nothing by itself: every request is held for
+    /// the test ([`take_held_requests`](Self::take_held_requests),
+    /// [`respond`](Self::respond)).
+    pub fn holding_requests(self) -> Self {
+        self.with_handler(|_, _| None)
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The client's counters.
+    pub fn client_stats(&self) -> Stats {
+        self.client.stats()
+    }
+
+    /// Bytes written by one side and not yet read by the other:
+    /// `(to_server, to_client)`.
+    pub fn in_flight(&self) -> (usize, usize) {
+        (
+            self.to_server.in_flight_bytes,
+            self.to_client.in_flight_bytes,
+        )
+    }
+
+    /// Makes the server's application stop (`false`) or resume reading;
+    /// bytes for it wait in the link.
+    pub fn set_server_reading(&mut self, reading: bool) {
+        self.to_server.reading = reading;
+    }
+
+    /// Makes the client stop (`false`) or resume reading.
+    pub fn set_client_reading(&mut self, reading: bool) {
+        self.to_client.reading = reading;
+    }
+
+    // ------------------------------------------------------------ commands
+
+    /// A call at the current time with the default options. Nothing moves
+    /// until [`drive`](Self::drive), [`advance`](Self::advance) or
+    /// [`run`](Self::run).
+    ///
+    /// # Errors
+    /// As [`Connection::call`].
+    pub fn call(&mut self, payload: Bytes, ctx: C) -> Result<RpcId, Rejected<C>> {
+        self.client.call(self.now, payload, ctx)
+    }
+
+    /// A call at the current time with options.
+    ///
+    /// # Errors
+    /// As [`Connection::call_with`].
+    pub fn call_with(
+        &mut self,
+        payload: Bytes,
+        opts: CallOptions,
+        ctx: C,
+    ) -> Result<RpcId, Rejected<C>> {
+        self.client.call_with(self.now, payload, opts, ctx)
+    }
+
+    /// The server answers a held request.
+    ///
+    /// # Errors
+    /// As [`Connection::respond`].
+    pub fn respond(&mut self, id: RpcId, payload: Bytes) -> Result<(), RespondError> {
+        self.server.respond(id, payload)
+    }
+
+    /// Puts raw bytes on the wire to the client, after those already in
+    /// flight and before anything the server writes later: a misbehaving
+    /// server. The test keeps them on a frame boundary if it wants to.
+    pub fn send_raw_to_client(&mut self, bytes: &[u8]) {
+        self.to_client.push(self.now, bytes);
+    }
+
+    /// Puts raw bytes on the wire to the server: a misbehaving client.
+    pub fn send_raw_to_server(&mut self, bytes: &[u8]) {
+        self.to_server.push(self.now, bytes);
+    }
+
+    // ------------------------------------------------------------ outputs
+
+    /// Takes every client event collected so far.
+    pub fn take_client_events(&mut self) -> Vec<Event<C>> {
+        self.client_events.drain(..).collect()
+    }
+
+    /// Takes every server event collected so far, except requests (those
+    /// go to the handler).
+    pub fn take_server_events(&mut self) -> Vec<Event<()>> {
+        self.server_events.drain(..).collect()
+    }
+
+    /// Takes the client's completions, leaving its other events.
+    pub fn take_completions(&mut self) -> Vec<Completion<C>> {
+        let mut done = Vec::new();
+        let mut rest = VecDeque::new();
+        for ev in self.client_events.drain(..) {
+            match ev {
+                Event::Completed { id, ctx, result } => done.push(Completion { id, ctx, result }),
+                other => rest.push_back(other),
+            }
+        }
+        self.client_events = rest;
+        done
+    }
+
+    /// Takes the requests the handler held, oldest first.
+    pub fn take_held_requests(&mut self) -> Vec<(RpcId, Bytes)> {
+        core::mem::take(&mut self.held)
+    }
+
+    /// Takes the errors the server's `respond` returned for the handler's
+    /// answers.
+    pub fn take_respond_errors(&mut self) -> Vec<(RpcId, RespondError)> {
+        core::mem::take(&mut self.respond_errors)
+    }
+
+    // ------------------------------------------------------------ time
+
+    /// Moves everything that can move without time passing: writes into
+    /// the links, due deliveries, requests to the handler and its answers,
+    /// events into the pair's queues. Returns whether anything happened.
+    pub fn drive(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let mut moved = false;
+            moved |= self.to_server.transmit(self.now, &mut self.client);
+            moved |= self.to_client.transmit(self.now, &mut self.server);
+            moved |= self.to_server.deliver(self.now, &mut self.server);
+            moved |= self.to_client.deliver(self.now, &mut self.client);
+            while let Some(ev) = self.server.poll_event() {
+                moved = true;
+                match ev {
+                    Event::Request { id, payload } => {
+                        if let Some(answer) = (self.handler)(id, payload.clone()) {
+                            if let Err(e) = self.server.respond(id, answer) {
+                                self.respond_errors.push((id, e));
+                            }
+                        } else {
+                            self.held.push((id, payload));
+                        }
+                    }
+                    other => self.server_events.push_back(other),
+                }
+            }
+            while let Some(ev) = self.client.poll_event() {
+                moved = true;
+                self.client_events.push_back(ev);
+            }
+            if !moved {
+                return any;
+            }
+            any = true;
+        }
+    }
+
+    /// The next instant after now at which a core wants a timeout or a
+    /// link delivers something, or `None` if nothing is scheduled.
+    pub fn next_wakeup(&mut self) -> Option<Duration> {
+        [
+            self.client.poll_timeout(),
+            self.server.poll_timeout(),
+            self.to_server.next_delivery(&self.server),
+            self.to_client.next_delivery(&self.client),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&t| t > self.now)
+        .min()
+    }
+
+    fn set_time(&mut self, t: Duration) {
+        self.now = t;
+        self.client.handle_timeout(t);
+        self.server.handle_timeout(t);
+        self.drive();
+    }
+
+    /// Moves the clock to `t` (never backwards), stopping at every instant
+    /// on the way where something is due, and drives the pair there.
+    pub fn advance_to(&mut self, t: Duration) {
+        self.drive();
+        while let Some(w) = self.next_wakeup() {
+            if w > t {
+                break;
+            }
+            self.set_time(w);
+        }
+        if t > self.now {
+            self.set_time(t);
+        } else {
+            self.set_time(self.now);
+        }
+    }
+
+    /// Moves the clock forward by `d`; see [`advance_to`](Self::advance_to).
+    pub fn advance(&mut self, d: Duration) {
+        self.advance_to(self.now.saturating_add(d));
+    }
+
+    /// Drives, then jumps to the next wakeup and drives there. Returns
+    /// `false` when nothing is scheduled.
+    pub fn step(&mut self) -> bool {
+        self.drive();
+        match self.next_wakeup() {
+            Some(t) => {
+                self.set_time(t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Steps until nothing is scheduled: every byte delivered, every
+    /// deadline and idle timeout fired.
+    ///
+    /// # Panics
+    /// If the simulation does not settle within a million steps.
+    pub fn run(&mut self) {
+        for _ in 0..RUN_STEP_LIMIT {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("the pair did not settle within {RUN_STEP_LIMIT} steps");
+    }
+
+    /// Steps until nothing is in flight on either link and neither core has
+    /// bytes to write, without firing timers beyond the last delivery.
+    ///
+    /// # Panics
+    /// If the links do not drain within a million steps (a side that stopped
+    /// reading keeps its link full).
+    pub fn flush(&mut self) {
+        for _ in 0..RUN_STEP_LIMIT {
+            self.drive();
+            let next = [
+                self.to_server.next_delivery(&self.server),
+                self.to_client.next_delivery(&self.client),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match next {
+                Some(t) => self.advance_to(t.max(self.now)),
+                None => return,
+            }
+        }
+        panic!("the links did not drain within {RUN_STEP_LIMIT} steps");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunker_cycles_its_sizes_across_writes() {
+        let mut c = Chunker::sizes([2, 0]);
+        assert_eq!(c.split(b"abc"), [&b"ab"[..], b"c"]);
+        assert_eq!(c.split(b"def"), [&b"de"[..], b"f"]);
+    }
+
+    #[test]
+    fn delayed_bytes_arrive_at_their_delivery_time() {
+        let link = LinkConfig::default().with_delay(Duration::from_millis(5));
+        let mut pair: Pair<u8> = Pair::new(Config::default()).with_links(link.clone(), link);
+        pair.call(Bytes::from_static(b"x"), 1).unwrap();
+        pair.drive();
+        assert_eq!(pair.server.stats().requests, 0);
+        pair.advance(Duration::from_millis(4));
+        assert_eq!(pair.server.stats().requests, 0);
+        pair.advance(Duration::from_millis(1));
+        assert_eq!(pair.server.stats().requests, 1);
+        pair.advance(Duration::from_millis(5));
+        let done = pair.take_completions();
+        assert_eq!(done.len(), 1);
+        assert_eq!(pair.now(), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn closing_the_client_ends_the_servers_stream() {
+        let mut pair: Pair = Pair::new(Config::default());
+        pair.client.close();
+        pair.drive();
+        let events = pair.take_server_events();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::Disconnected(crate::DisconnectReason::PeerClosed)]
+            ),
+            "{events:?}"
+        );
+    }
+}

@@ -640,10 +640,7 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     fn check_shutdown_done(&mut self) {
         if let Phase::ShuttingDown { .. } = self.phase {
-            if self.pending.live() == 0
-                && self.queue.is_empty()
-                && self.outstanding_requests == 0
-            {
+            if self.pending.live() == 0 && self.queue.is_empty() && self.outstanding_requests == 0 {
                 self.phase = Phase::Closed;
                 self.release();
             }

@@ -1,0 +1,285 @@
+//! The client: a cheap, cloneable handle to one connection, usable from
+//! many tasks at once.
+
+mod driver;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use framing_core::{CallError, CallOptions, Connection, RpcId, Stats};
+use futures_util::future::{select, Either};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::event::{Events, Subscribers};
+use crate::runtime::{Io, Runtime, WrapStream};
+use crate::socket::configure;
+use crate::{Config, ConnectError};
+use driver::{CallCtx, ClientDriver, Command, UNASSIGNED};
+
+/// State shared by the handles and the driver.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    pub(crate) events: Subscribers,
+    pub(crate) peer: Option<SocketAddr>,
+    final_error: Mutex<Option<CallError>>,
+}
+
+impl Inner {
+    pub(crate) fn set_final_error(&self, e: CallError) {
+        *self.final_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    fn final_error(&self) -> CallError {
+        self.final_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or(CallError::Closed)
+    }
+}
+
+/// A framed RPC client over one connection.
+///
+/// Cheap to clone: clones share the connection. Calls from any number of
+/// tasks are batched onto the socket by one driver task. Every call
+/// completes exactly once: with the response, or with a [`CallError`].
+pub struct Client<R: Runtime> {
+    inner: Arc<Inner>,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+impl<R: Runtime> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Client {
+            inner: self.inner.clone(),
+            _runtime: PhantomData,
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.inner.peer)
+            .finish()
+    }
+}
+
+impl<R: Runtime> Client<R> {
+    /// Connects with the default [`Config`].
+    ///
+    /// # Errors
+    /// [`ConnectError::HostUnavailable`] when the connection is refused or
+    /// the host unreachable, [`ConnectError::TimedOut`] after 5 s.
+    pub async fn connect(addr: SocketAddr) -> Result<Self, ConnectError> {
+        Self::connect_with(addr, Config::default()).await
+    }
+
+    /// Connects with the given settings: connect timeout, TCP_NODELAY and
+    /// keepalive are applied to the socket.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), plus [`ConnectError::Config`].
+    pub async fn connect_with(addr: SocketAddr, config: Config) -> Result<Self, ConnectError> {
+        config.validate().map_err(ConnectError::Config)?;
+        let rt = R::current();
+        let timer = rt.timer(Instant::now() + config.connect_timeout);
+        let stream = match select(rt.connect(addr), timer).await {
+            Either::Left((result, _)) => result.map_err(|e| ConnectError::from_io(addr, e))?,
+            Either::Right(_) => {
+                return Err(ConnectError::TimedOut {
+                    addr,
+                    after: config.connect_timeout,
+                })
+            }
+        };
+        configure(&R::socket(&stream), &config).map_err(ConnectError::Io)?;
+        Ok(Self::start(rt, stream, Some(addr), config))
+    }
+
+    /// A client over any stream of the runtime (Unix socket, TLS, ...).
+    /// Socket options are left as they are.
+    pub fn from_stream<S>(stream: S, config: Config) -> Self
+    where
+        R: WrapStream<S>,
+    {
+        Self::start(R::current(), R::wrap(stream), None, config)
+    }
+
+    fn start<S: Io>(rt: R, io: S, peer: Option<SocketAddr>, config: Config) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            commands: tx,
+            events: Subscribers::default(),
+            peer,
+            final_error: Mutex::new(None),
+        });
+        let core = Connection::client(config.core, Instant::now());
+        let driver = ClientDriver::new(rt.clone(), core, io, rx, inner.clone());
+        rt.spawn(driver);
+        Client {
+            inner,
+            _runtime: PhantomData,
+        }
+    }
+
+    /// The peer's address (`None` for [`from_stream`](Self::from_stream)).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer
+    }
+
+    /// Sends `payload` as a request with an id picked by the client and
+    /// resolves to the response payload.
+    ///
+    /// The request is queued at once, before the future is first polled;
+    /// dropping the future cancels the call (its id is freed and a late
+    /// response is dropped and counted).
+    ///
+    /// # Errors
+    /// A [`CallError`]: refused at once (`BufferFull`, `ShuttingDown`,
+    /// `Closed`, ...) or completed without a response (`DeadlineExceeded`,
+    /// `Closed`, `Disconnected`, `FailedByUser`, `Protocol`).
+    pub fn call(&self, payload: impl Into<Bytes>) -> CallFuture {
+        self.call_with(payload, CallOptions::new())
+    }
+
+    /// As [`call`](Self::call), with the caller's id; an id already
+    /// pending fails at once with `DuplicateRpcId`.
+    pub fn call_with_id(&self, id: RpcId, payload: impl Into<Bytes>) -> CallFuture {
+        self.call_with(payload, CallOptions::new().id(id))
+    }
+
+    /// As [`call`](Self::call), with options (id, per-call deadline).
+    pub fn call_with(&self, payload: impl Into<Bytes>, opts: CallOptions) -> CallFuture {
+        let (reply, rx) = oneshot::channel();
+        let slot = Arc::new(AtomicU64::new(UNASSIGNED));
+        let cmd = Command::Call {
+            payload: payload.into(),
+            opts,
+            ctx: CallCtx {
+                reply,
+                id: slot.clone(),
+            },
+        };
+        let state = match self.inner.commands.send(cmd) {
+            Ok(()) => CallState::Sent { rx, slot },
+            Err(_) => CallState::Failed(Some(self.inner.final_error())),
+        };
+        CallFuture {
+            inner: self.inner.clone(),
+            state,
+        }
+    }
+
+    /// Closes at once: every pending call completes with `Closed`, no
+    /// `Disconnected` event follows, later calls fail with `Closed`.
+    pub fn close(&self) {
+        let _ = self.inner.commands.send(Command::Close);
+    }
+
+    /// Completes every pending call with `FailedByUser`; the connection
+    /// stays usable.
+    pub fn fail_pending(&self) {
+        let _ = self.inner.commands.send(Command::FailPending);
+    }
+
+    /// Graceful shutdown: refuses new calls (`ShuttingDown`), lets calls in
+    /// flight finish for up to `grace`, then closes; resolves when the
+    /// connection is closed.
+    pub async fn shutdown(&self, grace: Duration) {
+        let (done, rx) = oneshot::channel();
+        let cmd = Command::Shutdown {
+            deadline: Instant::now() + grace,
+            done,
+        };
+        if self.inner.commands.send(cmd).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// The connection's counters, or `None` once it is closed.
+    pub async fn stats(&self) -> Option<Stats> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.commands.send(Command::Stats(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Subscribes to the connection's events from now on: `Pause`,
+    /// `Resume`, `IdleTimeout`, `Disconnected`, `UnknownResponse`,
+    /// `ProtocolError`. The stream ends when the connection is gone.
+    pub fn events(&self) -> Events {
+        self.inner.events.subscribe()
+    }
+
+    /// Whether the connection has ended (closed, failed or disconnected).
+    pub fn is_closed(&self) -> bool {
+        self.inner.commands.is_closed()
+    }
+}
+
+enum CallState {
+    Sent {
+        rx: oneshot::Receiver<Result<Bytes, CallError>>,
+        slot: Arc<AtomicU64>,
+    },
+    Failed(Option<CallError>),
+    Done,
+}
+
+/// The future of one call; see [`Client::call`]. Dropping it cancels the call.
+#[must_use = "a call is cancelled when its future is dropped"]
+pub struct CallFuture {
+    inner: Arc<Inner>,
+    state: CallState,
+}
+
+impl std::fmt::Debug for CallFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for CallFuture {
+    type Output = Result<Bytes, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let out = match &mut this.state {
+            CallState::Sent { rx, .. } => match Pin::new(rx).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(result)) => result,
+                // The driver ended before answering this call.
+                Poll::Ready(Err(_)) => Err(this.inner.final_error()),
+            },
+            CallState::Failed(e) => Err(e.take().unwrap_or(CallError::Closed)),
+            CallState::Done => panic!("CallFuture polled after completion"),
+        };
+        this.state = CallState::Done;
+        Poll::Ready(out)
+    }
+}
+
+impl Drop for CallFuture {
+    fn drop(&mut self) {
+        if let CallState::Sent { rx, slot } = &mut self.state {
+            rx.close();
+            // Pairs with the fence in the driver after it publishes the id.
+            fence(Ordering::SeqCst);
+            let id = slot.load(Ordering::SeqCst);
+            if id != UNASSIGNED {
+                let _ = self.inner.commands.send(Command::Cancel {
+                    id: RpcId(id),
+                    slot: slot.clone(),
+                });
+            }
+        }
+    }
+}

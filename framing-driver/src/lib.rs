@@ -1,0 +1,49 @@
+//! `framing-driver`: the one async driver behind `framing-tokio`,
+//! `framing-async-std` and `framing-smol`.
+//!
+//! It moves bytes and time between a stream and a [`framing_core`]
+//! connection and routes what comes out: completions to the waiting
+//! callers, requests to the server's handler, events to subscribers. The
+//! runtime sits behind the small [`Runtime`] trait (spawn, timer, TCP
+//! connect and accept), as quinn does; each adapter crate implements it
+//! and re-exports [`Client`] and [`Server`] for its runtime. No framing,
+//! matching, timer or watermark logic lives here: that is the core's.
+//!
+//! Users normally depend on an adapter crate, not on this one.
+//!
+//! # How a call flows
+//!
+//! [`Client::call`] queues a command on a channel and returns a future
+//! holding the receiving end of a one-shot reply. The connection's driver
+//! task takes every queued command at once, hands each to the core (which
+//! picks the id and frames the request), writes all the new frames with one
+//! vectored write, reads whole batches of responses straight into the
+//! core's buffer, and sends each completion down its one-shot channel.
+//! Dropping the future cancels the call.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+mod event;
+mod pump;
+pub mod runtime;
+mod server;
+mod socket;
+mod timer;
+#[cfg(feature = "tower")]
+mod tower;
+
+pub use client::{CallFuture, Client};
+pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_IN_FLIGHT};
+pub use error::ConnectError;
+pub use event::{ConnectionEvent, EventKind, Events};
+pub use runtime::{Runtime, WrapStream};
+pub use server::Server;
+
+pub use bytes::Bytes;
+pub use framing_core::{
+    CallError, CallOptions, Codec, DisconnectReason, IoFailure, ProtocolError, RpcId, Stats,
+};

@@ -1,0 +1,69 @@
+//! The runtime seam: what the driver needs from an async runtime.
+//!
+//! An adapter crate implements [`Runtime`] (spawn, a resettable timer, TCP
+//! connect and accept) and [`WrapStream`] for the streams of its runtime;
+//! everything else (framing, matching, timers, watermarks) is shared.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Instant;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The byte streams the driver reads and writes (futures-io traits, as
+/// smol and async-std use; tokio streams are wrapped by its adapter).
+pub trait Io: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static {}
+
+impl<S> Io for S where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static {}
+
+/// A timer that can be moved to a new deadline without reallocating.
+pub trait Timer: Future<Output = ()> + Unpin + Send + 'static {
+    /// Fire at `deadline` instead.
+    fn reset(&mut self, deadline: Instant);
+}
+
+/// What the driver needs from an async runtime.
+pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
+    /// The runtime's TCP stream, as an [`Io`].
+    type TcpStream: Io;
+    /// The runtime's TCP listener.
+    type TcpListener: Send + Sync + 'static;
+    /// The runtime's timer.
+    type Timer: Timer;
+
+    /// The runtime for the current context (e.g. the current tokio handle).
+    fn current() -> Self;
+
+    /// Runs a future in the background.
+    fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static);
+
+    /// A timer firing at `deadline`.
+    fn timer(&self, deadline: Instant) -> Self::Timer;
+
+    /// Opens a TCP connection (no timeout: the driver adds it).
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>>;
+
+    /// Accepts one connection.
+    fn accept<'a>(
+        &self,
+        listener: &'a Self::TcpListener,
+    ) -> BoxFuture<'a, io::Result<(Self::TcpStream, SocketAddr)>>;
+
+    /// The listener's address.
+    fn local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr>;
+
+    /// Socket options access for a TCP stream.
+    fn socket(stream: &Self::TcpStream) -> socket2::SockRef<'_>;
+}
+
+/// Turns a stream of the runtime into an [`Io`]: tokio streams get a thin
+/// wrapper, futures-io streams pass through.
+pub trait WrapStream<S> {
+    /// The wrapped stream.
+    type Wrapped: Io;
+    /// Wraps `stream`.
+    fn wrap(stream: S) -> Self::Wrapped;
+}

@@ -1,0 +1,173 @@
+//! The future that owns one server connection: requests out to the
+//! handler, responses back in, answered in completion order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use framing_core::{Connection, Event, RpcId};
+use futures_util::stream::{FuturesUnordered, Stream};
+
+use super::{Active, Shared};
+use crate::event::{ConnectionEvent, EventKind};
+use crate::pump::{Pump, READS_PER_TURN};
+use crate::runtime::{BoxFuture, Io, Runtime};
+use crate::timer::CoreTimer;
+
+const TURNS_PER_WAKE: usize = 32;
+
+pin_project_lite::pin_project! {
+    /// A handler's future, tagged with the request id it answers.
+    pub(crate) struct Tagged<F> {
+        id: RpcId,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future<Output = Bytes>> Future for Tagged<F> {
+    type Output = (RpcId, Bytes);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let id = *this.id;
+        this.fut.poll(cx).map(|b| (id, b))
+    }
+}
+
+pub(crate) struct ServerConn<R: Runtime, S, H, F> {
+    rt: R,
+    core: Connection<Instant>,
+    pump: Pump<S>,
+    timer: CoreTimer<R>,
+    handler: Arc<H>,
+    in_flight: FuturesUnordered<Tagged<F>>,
+    shared: Arc<Shared>,
+    shutdown: Option<BoxFuture<'static, Instant>>,
+    peer: Option<std::net::SocketAddr>,
+    max_in_flight: usize,
+    _active: Active,
+}
+
+impl<R, S, H, F> ServerConn<R, S, H, F>
+where
+    R: Runtime,
+    S: Io,
+    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = Bytes> + Send + 'static,
+{
+    pub(crate) fn new(
+        rt: R,
+        io: S,
+        peer: Option<std::net::SocketAddr>,
+        config: crate::Config,
+        handler: Arc<H>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let shutdown = Some(shared.shutdown_requested());
+        let active = Active::new(&shared);
+        ServerConn {
+            rt,
+            core: Connection::server(config.core, Instant::now()),
+            pump: Pump::new(io),
+            timer: CoreTimer::new(),
+            handler,
+            in_flight: FuturesUnordered::new(),
+            shared,
+            shutdown,
+            peer,
+            max_in_flight: config.max_in_flight.max(1),
+            _active: active,
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.core.poll_event() {
+            let kind = match ev {
+                Event::Request { id, payload } => {
+                    let fut = (self.handler)(payload);
+                    self.in_flight.push(Tagged { id, fut });
+                    continue;
+                }
+                Event::Pause { queued } => EventKind::Pause { queued },
+                Event::Resume { queued } => EventKind::Resume { queued },
+                Event::IdleTimeout => EventKind::IdleTimeout,
+                Event::ProtocolError(p) => EventKind::ProtocolError(p),
+                Event::Disconnected(r) => EventKind::Disconnected { last_error: r },
+                _ => continue,
+            };
+            self.shared.events.publish(ConnectionEvent {
+                peer: self.peer,
+                kind,
+            });
+        }
+    }
+
+    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        if let Some(signal) = &mut self.shutdown {
+            if let Poll::Ready(deadline) = signal.as_mut().poll(cx) {
+                self.shutdown = None;
+                self.core.shutdown(deadline);
+                progress = true;
+            }
+        }
+        for _ in 0..READS_PER_TURN {
+            if self.in_flight.len() >= self.max_in_flight
+                || !self.pump.poll_read(cx, &mut self.core)
+            {
+                break;
+            }
+            progress = true;
+            self.drain_events();
+        }
+        while let Poll::Ready(Some((id, response))) = Pin::new(&mut self.in_flight).poll_next(cx) {
+            progress = true;
+            if let Err(e) = self.core.respond(id, response) {
+                // Only a handler bug gets here (a response too large for a
+                // frame): the peer cannot be told, so end the connection
+                // rather than leave its call hanging.
+                tracing::error!(peer = ?self.peer, %id, error = %e, "cannot send response; closing");
+                self.core.close();
+                break;
+            }
+        }
+        progress |= self.pump.poll_write(cx, &mut self.core);
+        progress |= self.timer.poll(cx, &self.rt, &mut self.core);
+        self.drain_events();
+        progress
+    }
+}
+
+impl<R, S, H, F> Future for ServerConn<R, S, H, F>
+where
+    R: Runtime,
+    S: Io,
+    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = Bytes> + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Every field is Unpin: the handler futures are pinned inside
+        // `FuturesUnordered`, which is itself Unpin.
+        let this = self.get_mut();
+        for _ in 0..TURNS_PER_WAKE {
+            let progress = this.turn(cx);
+            if this.core.is_closed() {
+                if this.pump.poll_close(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -67,3 +67,32 @@ pub trait WrapStream<S> {
     /// Wraps `stream`.
     fn wrap(stream: S) -> Self::Wrapped;
 }
+
+/// [`Timer`] on async-io's reactor (feature `async-io`), shared by the smol
+/// and async-std runtimes.
+#[cfg(feature = "async-io")]
+#[derive(Debug)]
+pub struct AsyncIoTimer(async_io::Timer);
+
+#[cfg(feature = "async-io")]
+impl AsyncIoTimer {
+    /// A timer firing at `deadline`.
+    pub fn at(deadline: Instant) -> Self {
+        AsyncIoTimer(async_io::Timer::at(deadline))
+    }
+}
+
+#[cfg(feature = "async-io")]
+impl Future for AsyncIoTimer {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+#[cfg(feature = "async-io")]
+impl Timer for AsyncIoTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+}

@@ -246,6 +246,10 @@ impl<T: Timestamp, C> Connection<T, C> {
                         Role::Client => self.on_response(h.id, payload),
                         Role::Server => self.on_request(h.id, payload),
                     }
+                    // A shutdown ends with the last answer, whatever follows
+                    // it in the same read: the outcome must not depend on
+                    // how the stream was cut.
+                    self.check_shutdown_done();
                     if self.is_closed() {
                         return;
                     }

@@ -603,9 +603,10 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// Completes every pending call with `FailedByUser`. The connection
     /// stays usable; responses to the failed calls are reported as late.
     pub fn fail_pending(&mut self) {
-        let (events, recent) = (&mut self.events, &mut self.recent);
+        let (events, recent, stats) = (&mut self.events, &mut self.recent, &mut self.stats);
         self.pending.drain(false, |key, entry| {
             recent.insert(key);
+            stats.failed += 1;
             events.push_back(Event::Completed {
                 id: RpcId(key),
                 ctx: entry.ctx,
@@ -659,8 +660,9 @@ impl<T: Timestamp, C> Connection<T, C> {
             Failure::Protocol(p) => CallError::Protocol(*p),
             Failure::Disconnected(r) => CallError::Disconnected(r.clone()),
         };
-        let events = &mut self.events;
+        let (events, stats) = (&mut self.events, &mut self.stats);
         self.pending.drain(true, |key, entry| {
+            stats.failed += 1;
             events.push_back(Event::Completed {
                 id: RpcId(key),
                 ctx: entry.ctx,

@@ -20,6 +20,10 @@ pub struct Stats {
     pub timeouts: u64,
     /// Calls cancelled by the caller.
     pub cancelled: u64,
+    /// Calls completed with `Closed`, `Disconnected`, `FailedByUser` or
+    /// `Protocol`. Every accepted call ends in exactly one of `responses`,
+    /// `timeouts`, `cancelled` and `failed`.
+    pub failed: u64,
     /// Responses dropped because their id matched no pending call (late
     /// ones included).
     pub unknown_responses: u64,

@@ -44,6 +44,10 @@ pub use runtime::{Runtime, WrapStream};
 pub use server::Server;
 
 pub use bytes::Bytes;
+/// The core's settings (framing, watermarks, limits, timeouts), the
+/// `core` field of [`Config`].
+pub use framing_core::Config as CoreConfig;
 pub use framing_core::{
-    CallError, CallOptions, Codec, DisconnectReason, IoFailure, ProtocolError, RpcId, Stats,
+    CallError, CallOptions, Codec, CodecBuilder, DisconnectReason, Endian, IoFailure, LengthCounts,
+    ProtocolError, RpcId, Stats,
 };

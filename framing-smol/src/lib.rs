@@ -56,8 +56,9 @@ mod runtime;
 pub use runtime::Smol;
 
 pub use framing_driver::{
-    Bytes, CallError, CallFuture, CallOptions, Codec, Config, ConnectError, ConnectionEvent,
-    DisconnectReason, EventKind, Events, ProtocolError, RpcId, Stats,
+    Bytes, CallError, CallFuture, CallOptions, Codec, CodecBuilder, Config, ConnectError,
+    ConnectionEvent, CoreConfig, DisconnectReason, Endian, EventKind, Events, LengthCounts,
+    ProtocolError, RpcId, Stats,
 };
 
 /// A framed RPC client on smol. See [`framing_driver::Client`].

@@ -55,8 +55,9 @@ mod runtime;
 pub use runtime::{Tokio, TokioIo, TokioTimer};
 
 pub use framing_driver::{
-    Bytes, CallError, CallFuture, CallOptions, Codec, Config, ConnectError, ConnectionEvent,
-    DisconnectReason, EventKind, Events, ProtocolError, RpcId, Stats,
+    Bytes, CallError, CallFuture, CallOptions, Codec, CodecBuilder, Config, ConnectError,
+    ConnectionEvent, CoreConfig, DisconnectReason, Endian, EventKind, Events, LengthCounts,
+    ProtocolError, RpcId, Stats,
 };
 
 /// A framed RPC client on tokio. See [`framing_driver::Client`].

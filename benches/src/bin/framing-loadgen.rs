@@ -1,0 +1,131 @@
+//! `framing-loadgen`: connections × in-flight window × payload size,
+//! printing RPC/s, latency percentiles and error counts per cell.
+//!
+//! ```text
+//! framing-loadgen --runtime tokio --baseline          # the Node matrix, side by side
+//! framing-loadgen --runtime tokio --payload 50 --window 200 --calls 100000
+//! framing-loadgen --connect 127.0.0.1:7000 --runtime tokio --window 20
+//! ```
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use framing_benches::loadgen::{
+    Cell, Harness, Limits, RuntimeKind, ServerChoice, DEFAULT_CALLS, DEFAULT_CONNECTIONS,
+};
+
+/// Load generator for framed RPC over TCP.
+#[derive(Debug, Parser)]
+#[command(name = "framing-loadgen", version)]
+struct Args {
+    /// Server to load; without it an embedded echo server on 127.0.0.1:0
+    /// is started.
+    #[arg(long)]
+    connect: Option<SocketAddr>,
+    /// Which client to run.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
+    runtime: RuntimeKind,
+    /// Client connections.
+    #[arg(long, default_value_t = DEFAULT_CONNECTIONS)]
+    connections: usize,
+    /// Calls in total per cell.
+    #[arg(long, default_value_t = DEFAULT_CALLS)]
+    calls: u64,
+    /// Payload bytes per request (with --window: one cell instead of the
+    /// matrix).
+    #[arg(long)]
+    payload: Option<usize>,
+    /// Calls in flight over all connections together.
+    #[arg(long)]
+    window: Option<usize>,
+    /// Deadline of every call, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    deadline_ms: u64,
+    /// Stop issuing calls in a cell after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    cell_time_limit_s: u64,
+    /// Run the Node benchmark's matrix (payloads 50, 4096; windows 1, 20,
+    /// 200, 10000), the default when neither --payload nor --window is set.
+    #[arg(long)]
+    matrix: bool,
+    /// Also run the baseline client (tokio-util LengthDelimitedCodec +
+    /// HashMap) right after each cell and print the ratio.
+    #[arg(long)]
+    baseline: bool,
+    /// Which embedded echo server the clients use without --connect.
+    #[arg(long, value_enum, default_value_t = ServerChoice::Own)]
+    server: ServerChoice,
+    /// The framing client's max_buffer_bytes (default: the library's 1 MiB).
+    #[arg(long)]
+    max_buffer_bytes: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("framing-loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let cells = if args.matrix || (args.payload.is_none() && args.window.is_none()) {
+        Cell::matrix(args.connections, args.calls)
+    } else {
+        vec![Cell {
+            payload: args.payload.unwrap_or(50),
+            window: args.window.unwrap_or(200),
+            connections: args.connections,
+            calls: args.calls,
+        }]
+    };
+    let limits = Limits {
+        deadline: Duration::from_millis(args.deadline_ms),
+        cell_time_limit: Duration::from_secs(args.cell_time_limit_s),
+        progress: std::io::stdout().is_terminal(),
+    };
+    let mut harness = Harness::new().map_err(|e| format!("runtime: {e}"))?;
+    if let Some(max) = args.max_buffer_bytes {
+        let core = framing_core::Config::builder()
+            .max_buffer_bytes(max)
+            .warn_buffer_bytes(max / 2)
+            .build()
+            .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
+        harness.framing_config = framing_tokio::Config::with_core(core);
+    }
+    let addr = harness.target(args.runtime, args.connect, args.server)?;
+    let baseline_addr = if args.baseline {
+        Some(harness.target(RuntimeKind::Baseline, args.connect, args.server)?)
+    } else {
+        None
+    };
+    for cell in cells {
+        let report = harness.run_cell(args.runtime, addr, cell, limits)?;
+        println!("{}", report.line());
+        if let Some(e) = &report.first_error {
+            eprintln!("  first error: {e}");
+        }
+        if let Some(baddr) = baseline_addr {
+            let base = harness.run_cell(RuntimeKind::Baseline, baddr, cell, limits)?;
+            println!("{}", base.line());
+            if let Some(e) = &base.first_error {
+                eprintln!("  first error: {e}");
+            }
+            let p50 = base.latency_us.value_at_quantile(0.5).max(1);
+            println!(
+                "ratio={:.2} p50_ratio={:.2} payload={} window={}",
+                report.rps() / base.rps().max(1e-9),
+                report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
+                cell.payload,
+                cell.window,
+            );
+        }
+    }
+    Ok(())
+}

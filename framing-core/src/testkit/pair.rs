@@ -540,7 +540,9 @@ impl<C> Pair<C> {
     /// Moves the clock to `t` (never backwards), stopping at every instant
     /// on the way where something is due, and drives the pair there.
     pub fn advance_to(&mut self, t: Duration) {
-        self.drive();
+        // First what is already due now (a command such as `shutdown(now)`
+        // may have set a timer at the current instant).
+        self.set_time(self.now);
         while let Some(w) = self.next_wakeup() {
             if w > t {
                 break;
@@ -549,8 +551,6 @@ impl<C> Pair<C> {
         }
         if t > self.now {
             self.set_time(t);
-        } else {
-            self.set_time(self.now);
         }
     }
 
@@ -559,10 +559,10 @@ impl<C> Pair<C> {
         self.advance_to(self.now.saturating_add(d));
     }
 
-    /// Drives, then jumps to the next wakeup and drives there. Returns
-    /// `false` when nothing is scheduled.
+    /// Fires what is due now and drives, then jumps to the next wakeup and
+    /// drives there. Returns `false` when nothing is scheduled.
     pub fn step(&mut self) -> bool {
-        self.drive();
+        self.set_time(self.now);
         match self.next_wakeup() {
             Some(t) => {
                 self.set_time(t);

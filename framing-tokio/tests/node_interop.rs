@@ -6,13 +6,15 @@
 //! - A Node client built on the npm package `framing-buffer`
 //!   (`interop/client.js`) against the Rust [`Server`] with an echo handler.
 //!
-//! Both need `node` on `PATH` and the npm packages installed:
+//! Both need `node` and `npm` on `PATH`. The two npm packages are installed
+//! from the npm registry on first run, as by:
 //!
 //! ```text
 //! npm install --prefix interop --no-audit --no-fund
 //! ```
 //!
-//! Without them the tests fail (they never pass silently). Every child
+//! Without Node, or if the install fails, the tests fail (they never pass
+//! silently). Every child
 //! process is killed when its guard drops, and every wait is bounded.
 
 use std::io::{BufRead, BufReader, Read};
@@ -57,6 +59,7 @@ fn node_world() -> PathBuf {
             "`node` not found on PATH ({e}): the Node interop tests need Node.js; install it, then {INSTALL_HINT}"
         ),
     }
+    install_once(&dir);
     for package in ["test-socket-server", "framing-buffer"] {
         let manifest = dir.join("node_modules").join(package).join("package.json");
         assert!(
@@ -66,6 +69,52 @@ fn node_world() -> PathBuf {
         );
     }
     dir
+}
+
+/// Installs the npm packages if they are missing, once per test run,
+/// bounded to two minutes.
+fn install_once(dir: &Path) {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let present = ["test-socket-server", "framing-buffer"].iter().all(|p| {
+            dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .is_file()
+        });
+        if present {
+            return;
+        }
+        eprintln!(
+            "installing the Node side: npm install --prefix {}",
+            dir.display()
+        );
+        let mut child = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `npm` ({e}): {INSTALL_HINT}"));
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(
+                        status.success(),
+                        "`npm install` failed ({status}): {INSTALL_HINT}"
+                    );
+                    return;
+                }
+                Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(100)),
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("`npm install` took over 120 s: {INSTALL_HINT}");
+                }
+                Err(e) => panic!("cannot wait for `npm install`: {e}"),
+            }
+        }
+    });
 }
 
 /// A Node child process, killed and reaped when dropped.

@@ -563,6 +563,8 @@ fn run(
     prop_assert_eq!(s.cancelled, m.cancelled);
     prop_assert_eq!(s.unknown_responses, m.unknown_total);
     prop_assert_eq!(s.late_responses, m.late_total);
+    // Every accepted call is accounted for exactly once in the counters.
+    prop_assert_eq!(s.calls, s.responses + s.timeouts + s.cancelled + s.failed);
     prop_assert_eq!(
         pair.client.poll_timeout(),
         None,

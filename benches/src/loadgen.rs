@@ -76,6 +76,9 @@ pub struct Limits {
     pub cell_time_limit: Duration,
     /// Show a progress bar.
     pub progress: bool,
+    /// Count a response whose length differs from the request's as an
+    /// error (for echo servers).
+    pub verify_echo: bool,
 }
 
 impl Default for Limits {
@@ -84,6 +87,7 @@ impl Default for Limits {
             deadline: DEFAULT_DEADLINE,
             cell_time_limit: DEFAULT_CELL_TIME_LIMIT,
             progress: false,
+            verify_echo: false,
         }
     }
 }
@@ -157,9 +161,9 @@ impl LoadClient for BaselineClient {
     }
 }
 
-impl LoadClient for framing_tokio::Client {
+impl<R: framing_driver::Runtime> LoadClient for framing_driver::Client<R> {
     async fn call(&self, payload: Bytes, deadline: Duration) -> Result<usize, String> {
-        let opts = framing_tokio::CallOptions::new().timeout(deadline);
+        let opts = framing_driver::CallOptions::new().timeout(deadline);
         self.call_with(payload, opts)
             .await
             .map(|b| b.len())
@@ -188,7 +192,7 @@ struct Shared {
 async fn worker<C: LoadClient>(
     client: C,
     payload: Bytes,
-    deadline: Duration,
+    limits: Limits,
     shared: Arc<Shared>,
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
@@ -200,7 +204,14 @@ async fn worker<C: LoadClient>(
         if start >= shared.stop_at {
             return out;
         }
-        match client.call(payload.clone(), deadline).await {
+        match client.call(payload.clone(), limits.deadline).await {
+            Ok(n) if limits.verify_echo && n != payload.len() => {
+                out.errors += 1;
+                if out.first_error.is_none() {
+                    out.first_error =
+                        Some(format!("echo of {} bytes came back as {n}", payload.len()));
+                }
+            }
             Ok(_) => {
                 let us = start.elapsed().as_micros();
                 out.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
@@ -252,7 +263,7 @@ where
             spawn(Box::pin(worker(
                 client,
                 payload.clone(),
-                limits.deadline,
+                limits,
                 Arc::clone(&shared),
             )))
         })
@@ -325,9 +336,9 @@ impl Progress {
 pub enum RuntimeKind {
     /// `framing-tokio`.
     Tokio,
-    /// `framing-async-std` (not wired in yet).
+    /// `framing-async-std`.
     AsyncStd,
-    /// `framing-smol` (not wired in yet).
+    /// `framing-smol`.
     Smol,
     /// The tokio-util `LengthDelimitedCodec` + `HashMap` baseline.
     Baseline,
@@ -356,6 +367,10 @@ pub enum ServerChoice {
     Baseline,
     /// Every client against the framing-tokio echo server.
     Framing,
+    /// Every client against the framing-async-std echo server.
+    FramingAsyncStd,
+    /// Every client against the framing-smol echo server.
+    FramingSmol,
 }
 
 /// The embedded echo servers of a run, started on first use, on one
@@ -364,8 +379,10 @@ pub struct Harness {
     rt: tokio::runtime::Runtime,
     baseline_server: Option<baseline::EchoServer>,
     framing_server: Option<framing_tokio::Server>,
-    /// Core settings for framing clients (e.g. a larger `max_buffer_bytes`).
-    pub framing_config: framing_tokio::Config,
+    async_std_server: Option<framing_async_std::Server>,
+    smol_server: Option<framing_smol::Server>,
+    /// Settings for framing clients (e.g. a larger `max_buffer_bytes`).
+    pub framing_config: framing_driver::Config,
 }
 
 impl std::fmt::Debug for Harness {
@@ -387,7 +404,9 @@ impl Harness {
             rt,
             baseline_server: None,
             framing_server: None,
-            framing_config: framing_tokio::Config::default(),
+            async_std_server: None,
+            smol_server: None,
+            framing_config: framing_driver::Config::default(),
         })
     }
 
@@ -434,6 +453,54 @@ impl Harness {
             .ok_or_else(|| "framing echo server has no address".to_string())
     }
 
+    /// The address of the embedded framing-async-std echo server, started
+    /// if needed.
+    ///
+    /// # Errors
+    /// If it cannot bind.
+    pub fn async_std_server(&mut self) -> Result<SocketAddr, String> {
+        if self.async_std_server.is_none() {
+            let server = async_std::task::block_on(async {
+                let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("async-std echo server: {e}"))?;
+                Ok::<_, String>(framing_async_std::Server::serve(
+                    listener,
+                    |req: Bytes| async move { req },
+                ))
+            })?;
+            self.async_std_server = Some(server);
+        }
+        self.async_std_server
+            .as_ref()
+            .and_then(|s| s.local_addr())
+            .ok_or_else(|| "async-std echo server has no address".to_string())
+    }
+
+    /// The address of the embedded framing-smol echo server, started if
+    /// needed.
+    ///
+    /// # Errors
+    /// If it cannot bind.
+    pub fn smol_server(&mut self) -> Result<SocketAddr, String> {
+        if self.smol_server.is_none() {
+            let server = smol::block_on(async {
+                let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("smol echo server: {e}"))?;
+                Ok::<_, String>(framing_smol::Server::serve(
+                    listener,
+                    |req: Bytes| async move { req },
+                ))
+            })?;
+            self.smol_server = Some(server);
+        }
+        self.smol_server
+            .as_ref()
+            .and_then(|s| s.local_addr())
+            .ok_or_else(|| "smol echo server has no address".to_string())
+    }
+
     /// Where `kind`'s clients connect: `connect` if given, else the
     /// embedded server `server` picks.
     ///
@@ -455,7 +522,12 @@ impl Harness {
             (ServerChoice::Framing, _) | (ServerChoice::Own, RuntimeKind::Tokio) => {
                 self.framing_server()
             }
-            (ServerChoice::Own, k) => Err(format!("runtime {} is not wired in yet", k.name())),
+            (ServerChoice::FramingAsyncStd, _) | (ServerChoice::Own, RuntimeKind::AsyncStd) => {
+                self.async_std_server()
+            }
+            (ServerChoice::FramingSmol, _) | (ServerChoice::Own, RuntimeKind::Smol) => {
+                self.smol_server()
+            }
         }
     }
 
@@ -483,29 +555,64 @@ impl Harness {
                 }
                 Ok(drive(name, &clients, cell, limits, spawn_tokio).await)
             }),
-            RuntimeKind::Tokio => {
-                let config = self.framing_config.clone();
-                self.rt.block_on(async {
-                    let mut clients = Vec::with_capacity(cell.connections);
-                    for _ in 0..cell.connections.max(1) {
-                        clients.push(
-                            framing_tokio::Client::connect_with(addr, config.clone())
-                                .await
-                                .map_err(|e| format!("connect {addr}: {e}"))?,
-                        );
-                    }
-                    let report = drive(name, &clients, cell, limits, spawn_tokio).await;
-                    for c in &clients {
-                        c.close();
-                    }
-                    Ok(report)
-                })
+            RuntimeKind::Tokio => self.rt.block_on(run_framing::<framing_tokio::Tokio, _, _>(
+                name,
+                addr,
+                &self.framing_config,
+                cell,
+                limits,
+                spawn_tokio,
+            )),
+            RuntimeKind::AsyncStd => {
+                async_std::task::block_on(run_framing::<framing_async_std::AsyncStd, _, _>(
+                    name,
+                    addr,
+                    &self.framing_config,
+                    cell,
+                    limits,
+                    async_std::task::spawn,
+                ))
             }
-            RuntimeKind::AsyncStd | RuntimeKind::Smol => {
-                Err(format!("runtime {name} is not wired in yet"))
-            }
+            RuntimeKind::Smol => smol::block_on(run_framing::<framing_smol::Smol, _, _>(
+                name,
+                addr,
+                &self.framing_config,
+                cell,
+                limits,
+                smol::spawn,
+            )),
         }
     }
+}
+
+/// Connects `cell.connections` framing clients of runtime `R` and drives
+/// the cell; must run inside `R`'s executor.
+async fn run_framing<R, S, J>(
+    name: &'static str,
+    addr: SocketAddr,
+    config: &framing_driver::Config,
+    cell: Cell,
+    limits: Limits,
+    spawn: S,
+) -> Result<Report, String>
+where
+    R: framing_driver::Runtime,
+    S: Fn(Worker) -> J,
+    J: Future<Output = WorkerResult>,
+{
+    let mut clients = Vec::with_capacity(cell.connections);
+    for _ in 0..cell.connections.max(1) {
+        clients.push(
+            framing_driver::Client::<R>::connect_with(addr, config.clone())
+                .await
+                .map_err(|e| format!("connect {addr}: {e}"))?,
+        );
+    }
+    let report = drive(name, &clients, cell, limits, spawn).await;
+    for c in &clients {
+        c.close();
+    }
+    Ok(report)
 }
 
 fn spawn_tokio(w: Worker) -> impl Future<Output = WorkerResult> {

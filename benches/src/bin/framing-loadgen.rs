@@ -89,6 +89,7 @@ fn run(args: &Args) -> Result<(), String> {
         deadline: Duration::from_millis(args.deadline_ms),
         cell_time_limit: Duration::from_secs(args.cell_time_limit_s),
         progress: std::io::stdout().is_terminal(),
+        verify_echo: args.connect.is_none(),
     };
     let mut harness = Harness::new().map_err(|e| format!("runtime: {e}"))?;
     if let Some(max) = args.max_buffer_bytes {
@@ -97,7 +98,7 @@ fn run(args: &Args) -> Result<(), String> {
             .warn_buffer_bytes(max / 2)
             .build()
             .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
-        harness.framing_config = framing_tokio::Config::with_core(core);
+        harness.framing_config = framing_driver::Config::with_core(core);
     }
     let addr = harness.target(args.runtime, args.connect, args.server)?;
     let baseline_addr = if args.baseline {

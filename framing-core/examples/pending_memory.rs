@@ -1,0 +1,76 @@
+//! Measures the core's memory per pending call: heap bytes held by a client
+//! connection with N calls awaiting responses, once their frames are
+//! written, divided by N. The context is 16 bytes, as the async driver's.
+//!
+//! `cargo run --release -p framing-core --example pending_memory`
+
+#![allow(unsafe_code)] // the counting allocator; see its SAFETY notes
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use framing_core::{CallOptions, Config, Connection};
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; counting does not touch the memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's layout is valid for `System` too.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: `p` was allocated by `System` with layout `l`.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn measure(n: usize, deadline: bool) -> f64 {
+    let t0 = Instant::now();
+    let config = Config::builder()
+        .max_buffer_bytes(usize::MAX)
+        .warn_buffer_bytes(usize::MAX / 2)
+        .build()
+        .unwrap();
+    let mut conn: Connection<Instant, [u64; 2]> = Connection::client(config, t0);
+    let payload = Bytes::from_static(&[0u8; 50]);
+    let before = LIVE.load(Ordering::Relaxed);
+    for i in 0..n {
+        let opts = if deadline {
+            CallOptions::new().timeout(Duration::from_secs(5))
+        } else {
+            CallOptions::new().no_timeout()
+        };
+        conn.call_with(t0, payload.clone(), opts, [i as u64, 0])
+            .unwrap();
+        if i % 64 == 63 {
+            let q = conn.queued_bytes();
+            conn.advance_transmit(t0, q);
+        }
+    }
+    let q = conn.queued_bytes();
+    conn.advance_transmit(t0, q);
+    let _ = conn.poll_timeout();
+    let after = LIVE.load(Ordering::Relaxed);
+    assert_eq!(conn.pending_calls(), n);
+    (after - before) as f64 / n as f64
+}
+
+fn main() {
+    for n in [1_000, 10_000, 50_000, 100_000] {
+        println!(
+            "pending={n:>6}  bytes/call: no deadline {:>5.1}  with deadline {:>5.1}",
+            measure(n, false),
+            measure(n, true)
+        );
+    }
+}

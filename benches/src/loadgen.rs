@@ -268,7 +268,9 @@ where
             )))
         })
         .collect();
-    let mut latency_us = Histogram::<u64>::new(3).expect("valid precision");
+    // 1 µs to 10 min, 3 significant figures; longer values saturate.
+    let mut latency_us =
+        Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("valid bounds");
     let (mut errors, mut first_error) = (0, None);
     for handle in handles {
         let r = handle.await;

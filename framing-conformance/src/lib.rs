@@ -1,0 +1,184 @@
+//! `framing-conformance`: one behaviour suite for every runtime adapter.
+//!
+//! The suite is written once, as async functions generic over a
+//! [`TestRuntime`] (a [`framing_driver::Runtime`] that can also block on a
+//! future and bind a loopback listener), and run against each adapter by
+//! one line in `tests/`:
+//!
+//! ```
+//! framing_conformance::conformance_suite!(framing_conformance::runtimes::Tokio);
+//! # fn main() {}
+//! ```
+//!
+//! which expands to one `#[test]` per function of [`suite`], named as the
+//! sentence it checks. Every test runs over real loopback TCP (or a Unix
+//! socket pair) against a framing `Server` of the runtime under test, or
+//! against a scripted misbehaving [`peer`] written with blocking std
+//! sockets on a std thread, so the misbehaviour is the same whatever the
+//! runtime.
+//!
+//! Nothing hangs: each test runs on its own thread under a
+//! [`TEST_TIMEOUT`] (an async timer inside the runtime, and a watchdog
+//! outside it in case the runtime itself is stuck), every wait inside a
+//! test has its own shorter bound with a message saying what it waited
+//! for, and the fake peers' sockets have read and write timeouts.
+//!
+//! Not covered: a connect timeout. Loopback offers no reliable way to make
+//! a TCP handshake stall (a listener with a full backlog behaves
+//! differently across kernels and settings), so that error is left to the
+//! driver's own tests.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod peer;
+pub mod runtimes;
+pub mod suite;
+pub mod util;
+
+use std::future::Future;
+use std::io;
+use std::panic::resume_unwind;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use framing_driver::Runtime;
+use futures_util::future::{select, Either};
+
+/// How long one conformance test may take before it fails.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Extra time the watchdog outside the runtime allows on top of
+/// [`TEST_TIMEOUT`] before declaring the runtime's thread stuck.
+const WATCHDOG_SLACK: Duration = Duration::from_secs(10);
+
+/// What the suite needs from a runtime besides what the driver needs.
+pub trait TestRuntime: Runtime {
+    /// The runtime's name, for messages.
+    const NAME: &'static str;
+
+    /// A Unix stream of the runtime, for `from_stream` and `serve_stream`.
+    #[cfg(unix)]
+    type UnixStream: Send + 'static;
+
+    /// Runs `fut` to completion on the current thread, inside the runtime
+    /// (a fresh runtime per call where the runtime has one).
+    fn block_on<F: Future>(fut: F) -> F::Output;
+
+    /// A TCP listener of the runtime bound to `127.0.0.1:0`. Called inside
+    /// [`block_on`](Self::block_on).
+    ///
+    /// # Errors
+    /// The operating system's, if binding fails.
+    fn bind_loopback() -> io::Result<Self::TcpListener>;
+
+    /// A connected pair of Unix streams. Called inside
+    /// [`block_on`](Self::block_on).
+    ///
+    /// # Errors
+    /// The operating system's, if the pair cannot be made.
+    #[cfg(unix)]
+    fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)>;
+}
+
+/// Runs one conformance test on runtime `R`, on a thread of its own,
+/// bounded by [`TEST_TIMEOUT`].
+///
+/// # Panics
+/// When the test panics (its panic is passed on), or does not finish in
+/// time, with a message naming the test and the runtime.
+pub fn run<R, F, Fut>(name: &'static str, test: F)
+where
+    R: TestRuntime,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let (done_tx, done_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("{}::{name}", R::NAME))
+        .spawn(move || {
+            R::block_on(async move {
+                let timer = R::current().timer(Instant::now() + TEST_TIMEOUT);
+                let fut = test();
+                futures_util::pin_mut!(fut);
+                if let Either::Right(_) = select(fut, timer).await {
+                    panic!(
+                        "{name} on {}: did not finish within {TEST_TIMEOUT:?}",
+                        R::NAME
+                    );
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .expect("spawning the test thread");
+    match done_rx.recv_timeout(TEST_TIMEOUT + WATCHDOG_SLACK) {
+        Ok(()) => {
+            if let Err(panic) = thread.join() {
+                resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => resume_unwind(panic),
+            Ok(()) => unreachable!("the test thread ended without reporting"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+            "{name} on {}: the runtime's thread was still blocked {:?} after the start \
+             (the test's own timer never fired: something blocks the executor)",
+            R::NAME,
+            TEST_TIMEOUT + WATCHDOG_SLACK
+        ),
+    }
+}
+
+/// Expands to one `#[test]` per function of [`suite`], run on the given
+/// [`TestRuntime`].
+///
+/// ```
+/// framing_conformance::conformance_suite!(framing_conformance::runtimes::Smol);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($rt:ty) => {
+        $crate::__conformance_tests! { $rt;
+            a_call_round_trips_over_loopback,
+            ten_thousand_calls_in_flight_on_one_connection_are_all_answered,
+            responses_in_completion_order_are_matched_to_their_calls,
+            one_server_answers_many_clients_at_once,
+            a_pending_id_is_refused_with_duplicate_rpc_id,
+            an_unknown_response_id_is_reported_and_the_connection_keeps_working,
+            strict_mode_makes_an_unknown_response_id_a_protocol_error,
+            a_stalled_server_fails_calls_at_their_deadlines,
+            a_late_response_to_a_cancelled_call_is_dropped_and_counted,
+            close_completes_every_pending_call_without_a_disconnected_event,
+            fail_pending_completes_every_pending_call_and_keeps_the_connection,
+            a_peer_closing_mid_frame_disconnects_and_fails_every_pending_call,
+            a_bad_length_from_the_peer_is_a_protocol_error_failing_every_pending_call,
+            a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume,
+            an_idle_connection_raises_idle_timeout_once_and_stays_open,
+            connecting_to_a_closed_port_is_host_unavailable,
+            client_shutdown_finishes_in_flight_calls_and_refuses_new_ones,
+            client_shutdown_closes_calls_still_pending_at_the_deadline,
+            server_shutdown_answers_requests_in_flight_then_closes,
+            server_shutdown_closes_connections_at_the_grace_deadline,
+        }
+        #[cfg(unix)]
+        $crate::__conformance_tests! { $rt;
+            a_client_and_server_work_over_a_unix_socket_pair,
+        }
+    };
+}
+
+/// One `#[test]` per name; the implementation of [`conformance_suite!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    ($rt:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::run::<$rt, _, _>(stringify!($name), $crate::suite::$name::<$rt>);
+            }
+        )*
+    };
+}

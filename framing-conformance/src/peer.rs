@@ -1,0 +1,286 @@
+//! Scripted misbehaving peers: blocking std sockets on a std thread, the
+//! same whatever the runtime under test.
+//!
+//! A [`Peer`] listens on `127.0.0.1:0`, accepts one connection and runs a
+//! script on it. The script talks the default wire format by hand:
+//!
+//! ```text
+//! +-----------------+----------------+------------------+
+//! | length (4 B)    | rpc id (4 B)   | payload (n B)    |
+//! +-----------------+----------------+------------------+
+//!   length = 4 + n, big-endian
+//! ```
+//!
+//! It tells the test every request it reads ([`Peer::request`]) and can wait
+//! for the test's go-ahead ([`PeerConn::wait_go`], [`Peer::go`]). Every
+//! socket operation has a timeout, so a script never blocks for longer
+//! than [`PEER_IO_TIMEOUT`].
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+
+use framing_driver::Runtime;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::util::{within, WAIT};
+
+/// Read and write timeout of a peer's socket, and how long a script waits
+/// for the test's go-ahead.
+pub const PEER_IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest frame a peer accepts from the client (a sanity bound).
+const PEER_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// One frame of the default format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The rpc id.
+    pub id: u32,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// The test's handle on a scripted peer.
+#[derive(Debug)]
+pub struct Peer {
+    addr: SocketAddr,
+    requests: mpsc::UnboundedReceiver<Frame>,
+    go: std_mpsc::Sender<()>,
+    done: Option<oneshot::Receiver<io::Result<()>>>,
+    accepted: Arc<AtomicBool>,
+}
+
+/// The script's side: the accepted connection.
+#[derive(Debug)]
+pub struct PeerConn {
+    stream: TcpStream,
+    requests: mpsc::UnboundedSender<Frame>,
+    go: std_mpsc::Receiver<()>,
+}
+
+impl Peer {
+    /// Listens on `127.0.0.1:0` and runs `script` on the first connection,
+    /// on a thread of its own.
+    ///
+    /// # Errors
+    /// When the listener cannot be bound.
+    pub fn spawn<S>(script: S) -> io::Result<Peer>
+    where
+        S: FnOnce(&mut PeerConn) -> io::Result<()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let (req_tx, requests) = mpsc::unbounded_channel();
+        let (go, go_rx) = std_mpsc::channel();
+        let (done_tx, done) = oneshot::channel();
+        let accepted = Arc::new(AtomicBool::new(false));
+        let accepted_flag = accepted.clone();
+        std::thread::Builder::new()
+            .name(format!("peer {addr}"))
+            .spawn(move || {
+                let result = (|| {
+                    let (stream, _) = listener.accept()?;
+                    accepted_flag.store(true, Ordering::SeqCst);
+                    drop(listener);
+                    stream.set_read_timeout(Some(PEER_IO_TIMEOUT))?;
+                    stream.set_write_timeout(Some(PEER_IO_TIMEOUT))?;
+                    stream.set_nodelay(true)?;
+                    let mut conn = PeerConn {
+                        stream,
+                        requests: req_tx,
+                        go: go_rx,
+                    };
+                    script(&mut conn)
+                })();
+                let _ = done_tx.send(result);
+            })?;
+        Ok(Peer {
+            addr,
+            requests,
+            go,
+            done: Some(done),
+            accepted,
+        })
+    }
+
+    /// Where the peer listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The next request the script read, within [`WAIT`].
+    ///
+    /// # Panics
+    /// On timeout, or when the script ended first (with its result).
+    pub async fn request<R: Runtime>(&mut self) -> Frame {
+        match within::<R, _>(WAIT, "the peer to read a request", self.requests.recv()).await {
+            Some(frame) => frame,
+            None => {
+                let outcome = match self.done.as_mut().map(|d| d.try_recv()) {
+                    Some(Ok(result)) => format!("{result:?}"),
+                    _ => "unknown".to_owned(),
+                };
+                panic!("the peer ended before reading the expected request: {outcome}")
+            }
+        }
+    }
+
+    /// The next `n` requests the script read.
+    ///
+    /// # Panics
+    /// As [`request`](Self::request).
+    pub async fn requests<R: Runtime>(&mut self, n: usize) -> Vec<Frame> {
+        let mut all = Vec::with_capacity(n);
+        for _ in 0..n {
+            all.push(self.request::<R>().await);
+        }
+        all
+    }
+
+    /// Lets the script past its next [`PeerConn::wait_go`].
+    pub fn go(&self) {
+        let _ = self.go.send(());
+    }
+
+    /// Waits for the script to end, within [`WAIT`] past its own socket
+    /// timeouts.
+    ///
+    /// # Panics
+    /// When the script failed (with its error) or does not end in time.
+    pub async fn finished<R: Runtime>(mut self) {
+        let done = self.done.take().expect("finished is called once");
+        match within::<R, _>(WAIT + PEER_IO_TIMEOUT, "the peer's script to end", done).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the peer's script failed: {e}"),
+            Err(_) => panic!("the peer's thread ended without a result (it panicked)"),
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // A peer nobody connected to would block in `accept` forever:
+        // connect once so that its thread ends.
+        if !self.accepted.load(Ordering::SeqCst) {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        }
+    }
+}
+
+impl PeerConn {
+    /// Reads one frame.
+    ///
+    /// # Errors
+    /// `UnexpectedEof` when the client closed, `InvalidData` for a length
+    /// below 4 or above 16 MiB, the socket's error or timeout otherwise.
+    pub fn read_frame(&mut self) -> io::Result<Frame> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let len = u32::from_be_bytes(len) as usize;
+        if !(4..=PEER_MAX_FRAME).contains(&len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the client sent a frame length of {len}"),
+            ));
+        }
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body)?;
+        let id = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        body.drain(..4);
+        Ok(Frame { id, payload: body })
+    }
+
+    /// Reads one request and tells the test about it.
+    ///
+    /// # Errors
+    /// As [`read_frame`](Self::read_frame).
+    pub fn read_request(&mut self) -> io::Result<Frame> {
+        let frame = self.read_frame()?;
+        let _ = self.requests.send(frame.clone());
+        Ok(frame)
+    }
+
+    /// Reads `n` requests, telling the test about each.
+    ///
+    /// # Errors
+    /// As [`read_frame`](Self::read_frame).
+    pub fn read_requests(&mut self, n: usize) -> io::Result<Vec<Frame>> {
+        (0..n).map(|_| self.read_request()).collect()
+    }
+
+    /// Writes one frame: the response `payload` with `id`.
+    ///
+    /// # Errors
+    /// The socket's error or timeout.
+    pub fn respond(&mut self, id: u32, payload: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(4 + payload.len()).expect("test payloads are small");
+        let mut frame = Vec::with_capacity(8 + payload.len());
+        frame.extend_from_slice(&len.to_be_bytes());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(payload);
+        self.write_raw(&frame)
+    }
+
+    /// Writes raw bytes, well-formed or not.
+    ///
+    /// # Errors
+    /// The socket's error or timeout.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// Waits for the test's [`Peer::go`].
+    ///
+    /// # Errors
+    /// `TimedOut` after [`PEER_IO_TIMEOUT`], or when the test is gone.
+    pub fn wait_go(&mut self) -> io::Result<()> {
+        self.go.recv_timeout(PEER_IO_TIMEOUT).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no go-ahead from the test: {e}"),
+            )
+        })
+    }
+
+    /// Answers every request with its own payload until the client closes.
+    ///
+    /// # Errors
+    /// The socket's error or timeout.
+    pub fn echo_until_eof(&mut self) -> io::Result<()> {
+        loop {
+            match self.read_frame() {
+                Ok(frame) => self.respond(frame.id, &frame.payload)?,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads until the client closes, expecting no bytes.
+    ///
+    /// # Errors
+    /// `InvalidData` if bytes arrive; the socket's error or timeout (the
+    /// client never closed).
+    pub fn expect_eof(&mut self) -> io::Result<()> {
+        let mut buf = [0u8; 1024];
+        match self.stream.read(&mut buf)? {
+            0 => Ok(()),
+            n => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("expected the client to close, got {n} bytes"),
+            )),
+        }
+    }
+
+    /// Sends FIN: the client reads end of stream.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn close_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)
+    }
+}

@@ -1,0 +1,220 @@
+//! Connection lifecycle: connecting, graceful shutdown of either end, and
+//! streams other than TCP.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use framing_driver::{
+    Bytes, CallError, Client, Config, ConnectError, DisconnectReason, EventKind, Server,
+};
+use futures_util::future::join_all;
+use tokio::sync::mpsc;
+
+use crate::util::{connect, events_until_end, next_event, serve, sleep, within, WAIT};
+use crate::TestRuntime;
+
+/// How long the "slow" handlers of the shutdown tests take.
+const SLOW: Duration = Duration::from_millis(300);
+/// Longer than any test: a handler that never answers in time.
+const STUCK: Duration = Duration::from_secs(60);
+/// The grace period of the tests where it runs out.
+const SHORT_GRACE: Duration = Duration::from_millis(200);
+
+/// A server whose handler reports each request on the returned channel,
+/// then sleeps `delay` and echoes it.
+fn slow_server<R: TestRuntime>(
+    delay: Duration,
+) -> (Server<R>, SocketAddr, mpsc::UnboundedReceiver<Bytes>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (server, addr) = serve::<R, _, _>(Config::default(), move |req: Bytes| {
+        let _ = tx.send(req.clone());
+        async move {
+            sleep::<R>(delay).await;
+            req
+        }
+    });
+    (server, addr, rx)
+}
+
+/// Waits until the server's handler has seen `n` requests.
+async fn handler_saw<R: TestRuntime>(seen: &mut mpsc::UnboundedReceiver<Bytes>, n: usize) {
+    within::<R, _>(WAIT, "the server to receive every request", async {
+        for _ in 0..n {
+            seen.recv().await.expect("the server is running");
+        }
+    })
+    .await;
+}
+
+/// Nothing listens on the port: `HostUnavailable` with the address.
+pub async fn connecting_to_a_closed_port_is_host_unavailable<R: TestRuntime>() {
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("local_addr")
+    };
+    let result = within::<R, _>(WAIT, "connect to refuse", Client::<R>::connect(addr)).await;
+    match result {
+        Err(ConnectError::HostUnavailable { addr: tried, .. }) => assert_eq!(tried, addr),
+        Err(other) => panic!("expected HostUnavailable, got {other:?}"),
+        Ok(_) => panic!("connected to a closed port {addr}"),
+    }
+}
+
+/// `client.shutdown(grace)` refuses new calls with `ShuttingDown`, lets the
+/// calls in flight finish, and resolves once they have, well before the
+/// grace period ends; the client is closed afterwards.
+pub async fn client_shutdown_finishes_in_flight_calls_and_refuses_new_ones<R: TestRuntime>() {
+    let (_server, addr, mut seen) = slow_server::<R>(SLOW);
+    let client = connect::<R>(addr).await;
+    let mut events = client.events();
+
+    let calls: Vec<_> = (0..5).map(|i| client.call(format!("slow {i}"))).collect();
+    handler_saw::<R>(&mut seen, 5).await;
+
+    let start = Instant::now();
+    let shutdown = client.shutdown(WAIT);
+    futures_util::pin_mut!(shutdown);
+    // The first poll sends the shutdown command, ahead of the next call.
+    assert!(futures_util::poll!(shutdown.as_mut()).is_pending());
+    let refused = within::<R, _>(WAIT, "the refusal", client.call("new")).await;
+    assert_eq!(refused, Err(CallError::ShuttingDown));
+
+    within::<R, _>(WAIT, "the client's shutdown", shutdown).await;
+    assert!(
+        start.elapsed() < WAIT,
+        "shutdown waited for the whole grace"
+    );
+    let results = join_all(calls).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result, Ok(Bytes::from(format!("slow {i}"))), "call {i}");
+    }
+    assert!(client.is_closed());
+    let later = within::<R, _>(WAIT, "a call after shutdown", client.call("later")).await;
+    assert_eq!(later, Err(CallError::Closed));
+    let seen_events = events_until_end::<R>(&mut events).await;
+    assert!(
+        seen_events.is_empty(),
+        "no event after a graceful shutdown, got {seen_events:?}"
+    );
+}
+
+/// Calls still unanswered when the client's grace period ends complete
+/// with `Closed`.
+pub async fn client_shutdown_closes_calls_still_pending_at_the_deadline<R: TestRuntime>() {
+    let (_server, addr, mut seen) = slow_server::<R>(STUCK);
+    let client = connect::<R>(addr).await;
+
+    let calls: Vec<_> = (0..3).map(|i| client.call(format!("stuck {i}"))).collect();
+    handler_saw::<R>(&mut seen, 3).await;
+    let start = Instant::now();
+    within::<R, _>(WAIT, "the client's shutdown", client.shutdown(SHORT_GRACE)).await;
+    assert!(start.elapsed() >= SHORT_GRACE, "closed before the deadline");
+
+    let results = within::<R, _>(WAIT, "the pending calls", join_all(calls)).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result, Err(CallError::Closed), "call {i}");
+    }
+}
+
+/// `server.shutdown(grace)` answers the requests it already has, closes
+/// every connection (the client sees the peer close) and the listener
+/// (new connections are refused), and resolves well before the grace
+/// period ends.
+pub async fn server_shutdown_answers_requests_in_flight_then_closes<R: TestRuntime>() {
+    let (server, addr, mut seen) = slow_server::<R>(SLOW);
+    let client = connect::<R>(addr).await;
+    let mut events = client.events();
+
+    let calls: Vec<_> = (0..5).map(|i| client.call(format!("slow {i}"))).collect();
+    handler_saw::<R>(&mut seen, 5).await;
+    let start = Instant::now();
+    within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;
+    assert!(
+        start.elapsed() < WAIT,
+        "shutdown waited for the whole grace"
+    );
+
+    let results = within::<R, _>(WAIT, "the answers", join_all(calls)).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result, Ok(Bytes::from(format!("slow {i}"))), "call {i}");
+    }
+    let ev = next_event::<R>(&mut events, "Disconnected").await;
+    assert_eq!(ev.peer, Some(addr));
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosed
+        }
+    );
+    let again = within::<R, _>(WAIT, "a new connection", Client::<R>::connect(addr)).await;
+    assert!(
+        matches!(again, Err(ConnectError::HostUnavailable { .. })),
+        "the listener must be closed after shutdown, got {again:?}"
+    );
+}
+
+/// Requests still unanswered when the server's grace period ends are
+/// dropped with their connection: the client's calls fail with
+/// `Disconnected`.
+pub async fn server_shutdown_closes_connections_at_the_grace_deadline<R: TestRuntime>() {
+    let (server, addr, mut seen) = slow_server::<R>(STUCK);
+    let client = connect::<R>(addr).await;
+    let mut events = client.events();
+
+    let calls: Vec<_> = (0..3).map(|i| client.call(format!("stuck {i}"))).collect();
+    handler_saw::<R>(&mut seen, 3).await;
+    let start = Instant::now();
+    within::<R, _>(WAIT, "the server's shutdown", server.shutdown(SHORT_GRACE)).await;
+    assert!(
+        start.elapsed() >= SHORT_GRACE,
+        "closed before the grace ended"
+    );
+
+    let results = within::<R, _>(WAIT, "the pending calls", join_all(calls)).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert!(
+            matches!(result, Err(CallError::Disconnected(_))),
+            "call {i}: expected Disconnected, got {result:?}"
+        );
+    }
+    let ev = next_event::<R>(&mut events, "Disconnected").await;
+    assert!(
+        matches!(ev.kind, EventKind::Disconnected { .. }),
+        "got {ev:?}"
+    );
+}
+
+/// `Client::from_stream` and `Server::serve_stream` over a Unix socket
+/// pair: calls round trip, events carry no address, and the client sees
+/// the server go away.
+#[cfg(unix)]
+pub async fn a_client_and_server_work_over_a_unix_socket_pair<R>()
+where
+    R: TestRuntime + framing_driver::WrapStream<<R as TestRuntime>::UnixStream>,
+{
+    let (client_end, server_end) = R::unix_pair().expect("a unix socket pair");
+    let server = Server::<R>::serve_stream(
+        server_end,
+        Config::default(),
+        |req: Bytes| async move { req },
+    );
+    let client = Client::<R>::from_stream(client_end, Config::default());
+    assert_eq!(client.peer_addr(), None);
+    let mut events = client.events();
+
+    let calls: Vec<_> = (0..100).map(|i| client.call(format!("unix {i}"))).collect();
+    let results = within::<R, _>(WAIT, "the answers", join_all(calls)).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result, Ok(Bytes::from(format!("unix {i}"))), "call {i}");
+    }
+
+    within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;
+    let ev = next_event::<R>(&mut events, "Disconnected").await;
+    assert_eq!(ev.peer, None);
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosed
+        }
+    );
+}

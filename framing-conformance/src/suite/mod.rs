@@ -1,0 +1,13 @@
+//! The suite: one async function per behaviour, generic over the runtime.
+//! [`conformance_suite!`](crate::conformance_suite) turns each into a
+//! `#[test]` of the same name.
+
+mod calls;
+mod failures;
+mod flow;
+mod lifecycle;
+
+pub use calls::*;
+pub use failures::*;
+pub use flow::*;
+pub use lifecycle::*;

@@ -23,10 +23,11 @@ use crate::socket::configure;
 use crate::{Config, ConnectError};
 use driver::{CallCtx, ClientDriver, Command, UNASSIGNED};
 
-/// State shared by the handles and the driver.
+/// State shared by the handles and the driver. The command sender lives
+/// in each handle and call future instead: the driver holds this, and the
+/// channel must close once the last handle and call are gone.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
     pub(crate) events: Subscribers,
     pub(crate) peer: Option<SocketAddr>,
     final_error: Mutex<Option<CallError>>,
@@ -52,6 +53,7 @@ impl Inner {
 /// tasks are batched onto the socket by one driver task. Every call
 /// completes exactly once: with the response, or with a [`CallError`].
 pub struct Client<R: Runtime> {
+    commands: mpsc::UnboundedSender<Command>,
     inner: Arc<Inner>,
     _runtime: PhantomData<fn() -> R>,
 }
@@ -59,6 +61,7 @@ pub struct Client<R: Runtime> {
 impl<R: Runtime> Clone for Client<R> {
     fn clone(&self) -> Self {
         Client {
+            commands: self.commands.clone(),
             inner: self.inner.clone(),
             _runtime: PhantomData,
         }
@@ -117,7 +120,6 @@ impl<R: Runtime> Client<R> {
     fn start<S: Io>(rt: R, io: S, peer: Option<SocketAddr>, config: Config) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
-            commands: tx,
             events: Subscribers::default(),
             peer,
             final_error: Mutex::new(None),
@@ -126,6 +128,7 @@ impl<R: Runtime> Client<R> {
         let driver = ClientDriver::new(rt.clone(), core, io, rx, inner.clone());
         rt.spawn(driver);
         Client {
+            commands: tx,
             inner,
             _runtime: PhantomData,
         }
@@ -169,11 +172,12 @@ impl<R: Runtime> Client<R> {
                 id: slot.clone(),
             },
         };
-        let state = match self.inner.commands.send(cmd) {
+        let state = match self.commands.send(cmd) {
             Ok(()) => CallState::Sent { rx, slot },
             Err(_) => CallState::Failed(Some(self.inner.final_error())),
         };
         CallFuture {
+            commands: self.commands.clone(),
             inner: self.inner.clone(),
             state,
         }
@@ -182,13 +186,13 @@ impl<R: Runtime> Client<R> {
     /// Closes at once: every pending call completes with `Closed`, no
     /// `Disconnected` event follows, later calls fail with `Closed`.
     pub fn close(&self) {
-        let _ = self.inner.commands.send(Command::Close);
+        let _ = self.commands.send(Command::Close);
     }
 
     /// Completes every pending call with `FailedByUser`; the connection
     /// stays usable.
     pub fn fail_pending(&self) {
-        let _ = self.inner.commands.send(Command::FailPending);
+        let _ = self.commands.send(Command::FailPending);
     }
 
     /// Graceful shutdown: refuses new calls (`ShuttingDown`), lets calls in
@@ -200,7 +204,7 @@ impl<R: Runtime> Client<R> {
             deadline: Instant::now() + grace,
             done,
         };
-        if self.inner.commands.send(cmd).is_ok() {
+        if self.commands.send(cmd).is_ok() {
             let _ = rx.await;
         }
     }
@@ -208,7 +212,7 @@ impl<R: Runtime> Client<R> {
     /// The connection's counters, or `None` once it is closed.
     pub async fn stats(&self) -> Option<Stats> {
         let (tx, rx) = oneshot::channel();
-        self.inner.commands.send(Command::Stats(tx)).ok()?;
+        self.commands.send(Command::Stats(tx)).ok()?;
         rx.await.ok()
     }
 
@@ -221,7 +225,7 @@ impl<R: Runtime> Client<R> {
 
     /// Whether the connection has ended (closed, failed or disconnected).
     pub fn is_closed(&self) -> bool {
-        self.inner.commands.is_closed()
+        self.commands.is_closed()
     }
 }
 
@@ -237,6 +241,7 @@ enum CallState {
 /// The future of one call; see [`Client::call`]. Dropping it cancels the call.
 #[must_use = "a call is cancelled when its future is dropped"]
 pub struct CallFuture {
+    commands: mpsc::UnboundedSender<Command>,
     inner: Arc<Inner>,
     state: CallState,
 }
@@ -275,7 +280,7 @@ impl Drop for CallFuture {
             fence(Ordering::SeqCst);
             let id = slot.load(Ordering::SeqCst);
             if id != UNASSIGNED {
-                let _ = self.inner.commands.send(Command::Cancel {
+                let _ = self.commands.send(Command::Cancel {
                     id: RpcId(id),
                     slot: slot.clone(),
                 });

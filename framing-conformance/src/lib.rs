@@ -161,6 +161,9 @@ macro_rules! conformance_suite {
             client_shutdown_closes_calls_still_pending_at_the_deadline,
             server_shutdown_answers_requests_in_flight_then_closes,
             server_shutdown_closes_connections_at_the_grace_deadline,
+            dropping_every_client_handle_closes_the_connection,
+            a_server_reports_a_bad_length_and_closes_only_that_connection,
+            a_server_reports_a_client_closing_mid_frame,
         }
         #[cfg(unix)]
         $crate::__conformance_tests! { $rt;

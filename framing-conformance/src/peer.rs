@@ -73,18 +73,44 @@ impl Peer {
     {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        Ok(Self::start(addr, false, script, move || {
+            let (stream, _) = listener.accept()?;
+            Ok(stream)
+        }))
+    }
+
+    /// Connects to `server` and runs `script` on the connection, on a
+    /// thread of its own: a misbehaving client for a framing server.
+    ///
+    /// # Errors
+    /// When the connection cannot be made.
+    pub fn connect<S>(server: SocketAddr, script: S) -> io::Result<Peer>
+    where
+        S: FnOnce(&mut PeerConn) -> io::Result<()> + Send + 'static,
+    {
+        // A loopback connect to a listening socket completes at once (the
+        // kernel finishes the handshake before any accept).
+        let stream = TcpStream::connect_timeout(&server, PEER_IO_TIMEOUT)?;
+        let addr = stream.local_addr()?;
+        Ok(Self::start(addr, true, script, move || Ok(stream)))
+    }
+
+    fn start<S, C>(addr: SocketAddr, connected: bool, script: S, stream: C) -> Peer
+    where
+        S: FnOnce(&mut PeerConn) -> io::Result<()> + Send + 'static,
+        C: FnOnce() -> io::Result<TcpStream> + Send + 'static,
+    {
         let (req_tx, requests) = mpsc::unbounded_channel();
         let (go, go_rx) = std_mpsc::channel();
         let (done_tx, done) = oneshot::channel();
-        let accepted = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicBool::new(connected));
         let accepted_flag = accepted.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("peer {addr}"))
             .spawn(move || {
                 let result = (|| {
-                    let (stream, _) = listener.accept()?;
+                    let stream = stream()?;
                     accepted_flag.store(true, Ordering::SeqCst);
-                    drop(listener);
                     stream.set_read_timeout(Some(PEER_IO_TIMEOUT))?;
                     stream.set_write_timeout(Some(PEER_IO_TIMEOUT))?;
                     stream.set_nodelay(true)?;
@@ -96,17 +122,21 @@ impl Peer {
                     script(&mut conn)
                 })();
                 let _ = done_tx.send(result);
-            })?;
-        Ok(Peer {
+            });
+        if let Err(e) = thread {
+            panic!("spawning a peer thread: {e}");
+        }
+        Peer {
             addr,
             requests,
             go,
             done: Some(done),
             accepted,
-        })
+        }
     }
 
-    /// Where the peer listens.
+    /// The peer's address: where it listens ([`spawn`](Self::spawn)), or
+    /// where it connects from ([`connect`](Self::connect)).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -178,7 +208,9 @@ impl PeerConn {
     /// below 4 or above 16 MiB, the socket's error or timeout otherwise.
     pub fn read_frame(&mut self) -> io::Result<Frame> {
         let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len)?;
+        self.stream
+            .read_exact(&mut len)
+            .map_err(|e| explain(e, "reading a frame"))?;
         let len = u32::from_be_bytes(len) as usize;
         if !(4..=PEER_MAX_FRAME).contains(&len) {
             return Err(io::Error::new(
@@ -187,7 +219,9 @@ impl PeerConn {
             ));
         }
         let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body)?;
+        self.stream
+            .read_exact(&mut body)
+            .map_err(|e| explain(e, "reading a frame's body"))?;
         let id = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
         body.drain(..4);
         Ok(Frame { id, payload: body })
@@ -229,8 +263,10 @@ impl PeerConn {
     /// # Errors
     /// The socket's error or timeout.
     pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)?;
-        self.stream.flush()
+        self.stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| explain(e, "writing"))
     }
 
     /// Waits for the test's [`Peer::go`].
@@ -267,7 +303,11 @@ impl PeerConn {
     /// client never closed).
     pub fn expect_eof(&mut self) -> io::Result<()> {
         let mut buf = [0u8; 1024];
-        match self.stream.read(&mut buf)? {
+        let n = self
+            .stream
+            .read(&mut buf)
+            .map_err(|e| explain(e, "waiting for the other side to close"))?;
+        match n {
             0 => Ok(()),
             n => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -282,5 +322,17 @@ impl PeerConn {
     /// The socket's error.
     pub fn close_write(&mut self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)
+    }
+}
+
+/// Says what a peer was doing when its socket failed, and turns a socket
+/// timeout (`WouldBlock` on Unix) into a readable `TimedOut`.
+fn explain(e: io::Error, doing: &str) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{doing}: nothing happened for {PEER_IO_TIMEOUT:?}"),
+        ),
+        kind => io::Error::new(kind, format!("{doing}: {e}")),
     }
 }

@@ -23,9 +23,12 @@ const ROUND: usize = 8;
 const GIVE_UP_BYTES: usize = 256 << 20;
 
 /// The peer stops reading: once the kernel's buffers are full, unwritten
-/// bytes pass `warn` (one `Pause`), then `max` (calls refused with
-/// `BufferFull`); when the peer drains, one `Resume` at zero, every
-/// accepted call is answered, and new calls are accepted again.
+/// bytes pass `warn` (`Pause`), then `max` (calls refused with
+/// `BufferFull`, the limit and the queue size in the error); when the peer
+/// drains, `Resume` at zero, every accepted call is answered, and new calls
+/// are accepted again. `Pause` and `Resume` strictly alternate: one per
+/// crossing (the kernel may absorb the queue more than once while its
+/// buffers grow, so there may be more than one crossing).
 pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume<R: TestRuntime>() {
     let peer = Peer::spawn(|conn| {
         conn.wait_go()?;

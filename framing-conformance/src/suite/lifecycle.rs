@@ -10,6 +10,7 @@ use framing_driver::{
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 
+use crate::peer::Peer;
 use crate::util::{connect, events_until_end, next_event, serve, sleep, within, WAIT};
 use crate::TestRuntime;
 
@@ -44,6 +45,25 @@ async fn handler_saw<R: TestRuntime>(seen: &mut mpsc::UnboundedReceiver<Bytes>, 
         }
     })
     .await;
+}
+
+/// Once every handle of a client is gone, nobody can make or await a
+/// call: the connection is closed (the peer reads end of stream).
+pub async fn dropping_every_client_handle_closes_the_connection<R: TestRuntime>() {
+    let mut peer = Peer::spawn(|conn| {
+        let req = conn.read_request()?;
+        conn.respond(req.id, &req.payload)?;
+        conn.expect_eof()
+    })
+    .expect("peer");
+    let client = connect::<R>(peer.addr()).await;
+    let copy = client.clone();
+    let answer = within::<R, _>(WAIT, "an answer", copy.call("only")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"only")));
+    peer.request::<R>().await;
+    drop(copy);
+    drop(client);
+    peer.finished::<R>().await;
 }
 
 /// Nothing listens on the port: `HostUnavailable` with the address.

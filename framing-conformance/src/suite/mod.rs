@@ -6,8 +6,10 @@ mod calls;
 mod failures;
 mod flow;
 mod lifecycle;
+mod server;
 
 pub use calls::*;
 pub use failures::*;
 pub use flow::*;
 pub use lifecycle::*;
+pub use server::*;

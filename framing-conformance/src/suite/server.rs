@@ -1,0 +1,65 @@
+//! The server's side of misbehaving clients: its events, and the isolation
+//! of one bad connection from the others.
+
+use framing_driver::{Bytes, DisconnectReason, EventKind, ProtocolError};
+
+use crate::peer::Peer;
+use crate::util::{connect, echo_server, next_event, within, WAIT};
+use crate::TestRuntime;
+
+/// A client sends a length above the maximum: the server raises
+/// `ProtocolError` with that client's address and closes that connection;
+/// another client on the same server is not affected.
+pub async fn a_server_reports_a_bad_length_and_closes_only_that_connection<R: TestRuntime>() {
+    let (server, addr) = echo_server::<R>();
+    let mut events = server.events();
+    let good = connect::<R>(addr).await;
+    let answer = within::<R, _>(WAIT, "an answer", good.call("before")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"before")));
+
+    let bad = Peer::connect(addr, |conn| {
+        let mut header = 0x7fff_ffffu32.to_be_bytes().to_vec();
+        header.extend_from_slice(&1u32.to_be_bytes());
+        conn.write_raw(&header)?;
+        conn.expect_eof()
+    })
+    .expect("raw client");
+    let ev = next_event::<R>(&mut events, "the server's ProtocolError").await;
+    assert_eq!(ev.peer, Some(bad.addr()));
+    assert_eq!(
+        ev.kind,
+        EventKind::ProtocolError(ProtocolError::LengthTooLarge {
+            length: 0x7fff_ffff,
+            max: framing_core::DEFAULT_MAX_FRAME_LENGTH,
+        })
+    );
+    bad.finished::<R>().await;
+
+    let answer = within::<R, _>(WAIT, "an answer", good.call("after")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"after")));
+}
+
+/// A client sends half a request and closes: the server raises
+/// `Disconnected` with `PeerClosedMidFrame` and that client's address.
+pub async fn a_server_reports_a_client_closing_mid_frame<R: TestRuntime>() {
+    let (server, addr) = echo_server::<R>();
+    let mut events = server.events();
+    let bad = Peer::connect(addr, |conn| {
+        let mut partial = 104u32.to_be_bytes().to_vec();
+        partial.extend_from_slice(&1u32.to_be_bytes());
+        partial.extend_from_slice(&[0x55; 10]);
+        conn.write_raw(&partial)?;
+        conn.close_write()?;
+        conn.expect_eof()
+    })
+    .expect("raw client");
+    let ev = next_event::<R>(&mut events, "the server's Disconnected").await;
+    assert_eq!(ev.peer, Some(bad.addr()));
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosedMidFrame { buffered: 18 }
+        }
+    );
+    bad.finished::<R>().await;
+}

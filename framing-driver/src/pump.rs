@@ -22,6 +22,32 @@ pub(crate) struct Pump<S> {
     io: S,
     read_done: bool,
     needs_flush: bool,
+    /// Frames are waiting and the driver already let other tasks run once.
+    deferred: bool,
+}
+
+/// What one turn of a driver over its sources did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Something moved: go round again.
+    Progress,
+    /// Nothing moved: every source has registered a wake-up.
+    Idle,
+    /// Let other tasks run, then come back (woken by ourselves).
+    Yield,
+}
+
+/// What [`Pump::poll_write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// Nothing to do, or the socket is full (a wake-up is registered).
+    Idle,
+    /// Bytes were written (or the stream failed).
+    Progress,
+    /// Frames are waiting: yield once, so that tasks woken by this turn's
+    /// completions queue their next requests before the write, and many
+    /// frames share one syscall. The caller must wake itself and return.
+    Yield,
 }
 
 impl<S: Io> Pump<S> {
@@ -30,6 +56,7 @@ impl<S: Io> Pump<S> {
             io,
             read_done: false,
             needs_flush: false,
+            deferred: false,
         }
     }
 
@@ -65,12 +92,29 @@ impl<S: Io> Pump<S> {
     }
 
     /// Writes what the core has queued until done or the socket is full.
-    /// `true` if anything happened.
+    /// When more frames are expected from tasks this driver woke
+    /// (`expect_more`), it first lets them run once (see [`Write::Yield`]);
+    /// otherwise (a lone call, a server answering inline) it writes at
+    /// once, so a single call pays no extra scheduling.
     pub(crate) fn poll_write<C>(
         &mut self,
         cx: &mut Context<'_>,
         core: &mut Connection<Instant, C>,
-    ) -> bool {
+        expect_more: bool,
+    ) -> Write {
+        if expect_more && core.has_transmit() && !self.deferred {
+            self.deferred = true;
+            return Write::Yield;
+        }
+        self.deferred = false;
+        if self.write_all(cx, core) {
+            Write::Progress
+        } else {
+            Write::Idle
+        }
+    }
+
+    fn write_all<C>(&mut self, cx: &mut Context<'_>, core: &mut Connection<Instant, C>) -> bool {
         let mut progress = false;
         while core.has_transmit() {
             let result = {

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Inner;
 use crate::event::{ConnectionEvent, EventKind};
-use crate::pump::{Pump, READS_PER_TURN};
+use crate::pump::{Pump, Turn, Write, READS_PER_TURN};
 use crate::runtime::{Io, Runtime};
 use crate::timer::CoreTimer;
 
@@ -64,6 +64,10 @@ pub(crate) struct ClientDriver<R: Runtime, S> {
     inner: Arc<Inner>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     final_error: CallError,
+    /// Completions sent to callers since the last write.
+    woken_since_write: usize,
+    /// Calls received since the last write.
+    calls_since_write: usize,
 }
 
 impl<R: Runtime, S: Io> ClientDriver<R, S> {
@@ -84,12 +88,15 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
             inner,
             shutdown_waiters: Vec::new(),
             final_error: CallError::Closed,
+            woken_since_write: 0,
+            calls_since_write: 0,
         }
     }
 
     fn handle(&mut self, now: Instant, cmd: Command) {
         match cmd {
             Command::Call { payload, opts, ctx } => {
+                self.calls_since_write += 1;
                 if ctx.reply.is_closed() {
                     return; // the caller gave up before we got here
                 }
@@ -137,6 +144,7 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
             let kind = match ev {
                 Event::Completed { ctx, result, .. } => {
                     let _ = ctx.reply.send(result);
+                    self.woken_since_write += 1;
                     continue;
                 }
                 Event::Pause { queued } => EventKind::Pause { queued },
@@ -162,7 +170,7 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
     }
 
     /// One turn over every source. `true` if anything moved.
-    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+    fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
         let now = Instant::now();
         for _ in 0..COMMANDS_PER_TURN {
@@ -191,10 +199,26 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
             progress = true;
             self.drain_events();
         }
-        progress |= self.pump.poll_write(cx, &mut self.core);
+        // Callers woken by completions since the last write and not yet
+        // heard from are likely about to queue calls: worth one scheduling
+        // round before the syscall. A lone caller that already called back
+        // (window 1) is not made to wait.
+        let expect_more = self.woken_since_write > self.calls_since_write;
+        let write = self.pump.poll_write(cx, &mut self.core, expect_more);
+        if write == Write::Progress {
+            progress = true;
+            self.woken_since_write = 0;
+            self.calls_since_write = 0;
+        }
         progress |= self.timer.poll(cx, &self.rt, &mut self.core);
         self.drain_events();
-        progress
+        if write == Write::Yield {
+            Turn::Yield
+        } else if progress {
+            Turn::Progress
+        } else {
+            Turn::Idle
+        }
     }
 
     fn finish(&mut self) {
@@ -219,7 +243,7 @@ impl<R: Runtime, S: Io> Future for ClientDriver<R, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         for _ in 0..TURNS_PER_WAKE {
-            let progress = this.turn(cx);
+            let turn = this.turn(cx);
             if this.core.is_closed() {
                 if this.pump.poll_close(cx).is_pending() {
                     return Poll::Pending;
@@ -227,8 +251,10 @@ impl<R: Runtime, S: Io> Future for ClientDriver<R, S> {
                 this.finish();
                 return Poll::Ready(());
             }
-            if !progress {
-                return Poll::Pending;
+            match turn {
+                Turn::Progress => {}
+                Turn::Idle => return Poll::Pending,
+                Turn::Yield => break,
             }
         }
         cx.waker().wake_by_ref();

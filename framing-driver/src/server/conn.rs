@@ -13,7 +13,7 @@ use futures_util::stream::{FuturesUnordered, Stream};
 
 use super::{Active, Shared};
 use crate::event::{ConnectionEvent, EventKind};
-use crate::pump::{Pump, READS_PER_TURN};
+use crate::pump::{Pump, Turn, Write, READS_PER_TURN};
 use crate::runtime::{BoxFuture, Io, Runtime};
 use crate::timer::CoreTimer;
 
@@ -106,7 +106,7 @@ where
         }
     }
 
-    fn turn(&mut self, cx: &mut Context<'_>) -> bool {
+    fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
         if let Some(signal) = &mut self.shutdown {
             if let Poll::Ready(deadline) = signal.as_mut().poll(cx) {
@@ -135,10 +135,17 @@ where
                 break;
             }
         }
-        progress |= self.pump.poll_write(cx, &mut self.core);
+        let write = self.pump.poll_write(cx, &mut self.core, false);
+        progress |= write == Write::Progress;
         progress |= self.timer.poll(cx, &self.rt, &mut self.core);
         self.drain_events();
-        progress
+        if write == Write::Yield {
+            Turn::Yield
+        } else if progress {
+            Turn::Progress
+        } else {
+            Turn::Idle
+        }
     }
 }
 
@@ -156,15 +163,17 @@ where
         // `FuturesUnordered`, which is itself Unpin.
         let this = self.get_mut();
         for _ in 0..TURNS_PER_WAKE {
-            let progress = this.turn(cx);
+            let turn = this.turn(cx);
             if this.core.is_closed() {
                 if this.pump.poll_close(cx).is_pending() {
                     return Poll::Pending;
                 }
                 return Poll::Ready(());
             }
-            if !progress {
-                return Poll::Pending;
+            match turn {
+                Turn::Progress => {}
+                Turn::Idle => return Poll::Pending,
+                Turn::Yield => break,
             }
         }
         cx.waker().wake_by_ref();

@@ -150,6 +150,7 @@ macro_rules! conformance_suite {
             strict_mode_makes_an_unknown_response_id_a_protocol_error,
             a_stalled_server_fails_calls_at_their_deadlines,
             a_late_response_to_a_cancelled_call_is_dropped_and_counted,
+            a_response_after_the_deadline_is_dropped_and_counted,
             close_completes_every_pending_call_without_a_disconnected_event,
             fail_pending_completes_every_pending_call_and_keeps_the_connection,
             a_peer_closing_mid_frame_disconnects_and_fails_every_pending_call,
@@ -164,6 +165,7 @@ macro_rules! conformance_suite {
             dropping_every_client_handle_closes_the_connection,
             a_server_reports_a_bad_length_and_closes_only_that_connection,
             a_server_reports_a_client_closing_mid_frame,
+            a_server_pauses_for_a_client_that_stops_reading_then_resumes,
         }
         #[cfg(unix)]
         $crate::__conformance_tests! { $rt;

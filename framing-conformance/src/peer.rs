@@ -250,12 +250,16 @@ impl PeerConn {
     /// # Errors
     /// The socket's error or timeout.
     pub fn respond(&mut self, id: u32, payload: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(4 + payload.len()).expect("test payloads are small");
-        let mut frame = Vec::with_capacity(8 + payload.len());
-        frame.extend_from_slice(&len.to_be_bytes());
-        frame.extend_from_slice(&id.to_be_bytes());
-        frame.extend_from_slice(payload);
-        self.write_raw(&frame)
+        self.write_raw(&encode_frame(id, payload))
+    }
+
+    /// A second handle on the socket, e.g. for writing from another thread
+    /// while this one reads (its timeouts are the same).
+    ///
+    /// # Errors
+    /// The operating system's.
+    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
+        self.stream.try_clone()
     }
 
     /// Writes raw bytes, well-formed or not.
@@ -335,4 +339,17 @@ fn explain(e: io::Error, doing: &str) -> io::Error {
         ),
         kind => io::Error::new(kind, format!("{doing}: {e}")),
     }
+}
+
+/// One frame of the default format: length (4 + payload), id, payload.
+///
+/// # Panics
+/// For a payload of 4 GiB or more.
+pub fn encode_frame(id: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(4 + payload.len()).expect("test payloads are small");
+    let mut frame = Vec::with_capacity(8 + payload.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
 }

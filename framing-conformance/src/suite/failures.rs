@@ -53,6 +53,48 @@ pub async fn a_stalled_server_fails_calls_at_their_deadlines<R: TestRuntime>() {
     peer.finished::<R>().await;
 }
 
+/// A response that arrives after its call's deadline is dropped, counted
+/// as late and reported; the connection still answers the next call.
+pub async fn a_response_after_the_deadline_is_dropped_and_counted<R: TestRuntime>() {
+    let mut peer = Peer::spawn(|conn| {
+        let first = conn.read_request()?;
+        conn.wait_go()?;
+        conn.respond(first.id, b"too late")?;
+        conn.echo_until_eof()
+    })
+    .expect("peer");
+    let client = connect::<R>(peer.addr()).await;
+    let mut events = client.events();
+
+    let opts = CallOptions::new().timeout(Duration::from_millis(100));
+    let result = within::<R, _>(WAIT, "the deadline", client.call_with("slow", opts)).await;
+    assert_eq!(result, Err(CallError::DeadlineExceeded));
+    let sent = peer.request::<R>().await;
+    peer.go();
+
+    let ev = next_event::<R>(&mut events, "the late response's event").await;
+    assert_eq!(
+        ev.kind,
+        EventKind::UnknownResponse {
+            id: RpcId(u64::from(sent.id)),
+            late: true
+        }
+    );
+    let answer = within::<R, _>(WAIT, "the next answer", client.call("next")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"next")));
+    let stats = client.stats().await.expect("the connection is open");
+    assert_eq!(
+        (
+            stats.timeouts,
+            stats.unknown_responses,
+            stats.late_responses
+        ),
+        (1, 1, 1)
+    );
+    client.close();
+    peer.finished::<R>().await;
+}
+
 /// Dropping a call's future cancels it; the response that arrives later
 /// is dropped, counted as late and reported, and the connection still
 /// answers the next call.

@@ -137,18 +137,28 @@ pub async fn client_shutdown_closes_calls_still_pending_at_the_deadline<R: TestR
 }
 
 /// `server.shutdown(grace)` answers the requests it already has, closes
-/// every connection (the client sees the peer close) and the listener
+/// every connection, busy or idle, (the client sees the peer close) and the listener
 /// (new connections are refused), and resolves well before the grace
 /// period ends.
 pub async fn server_shutdown_answers_requests_in_flight_then_closes<R: TestRuntime>() {
     let (server, addr, mut seen) = slow_server::<R>(SLOW);
     let client = connect::<R>(addr).await;
     let mut events = client.events();
+    let idle = connect::<R>(addr).await;
+    let mut idle_events = idle.events();
 
     let calls: Vec<_> = (0..5).map(|i| client.call(format!("slow {i}"))).collect();
     handler_saw::<R>(&mut seen, 5).await;
     let start = Instant::now();
     within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;
+    let ev = next_event::<R>(&mut idle_events, "the idle client's Disconnected").await;
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosed
+        },
+        "an idle connection is closed too"
+    );
     assert!(
         start.elapsed() < WAIT,
         "shutdown waited for the whole grace"

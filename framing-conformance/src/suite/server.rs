@@ -1,10 +1,12 @@
 //! The server's side of misbehaving clients: its events, and the isolation
 //! of one bad connection from the others.
 
+use std::io::Write;
+
 use framing_driver::{Bytes, DisconnectReason, EventKind, ProtocolError};
 
-use crate::peer::Peer;
-use crate::util::{connect, echo_server, next_event, within, WAIT};
+use crate::peer::{encode_frame, Peer};
+use crate::util::{config, connect, echo_server, next_event, serve, within, WAIT};
 use crate::TestRuntime;
 
 /// A client sends a length above the maximum: the server raises
@@ -62,4 +64,59 @@ pub async fn a_server_reports_a_client_closing_mid_frame<R: TestRuntime>() {
         }
     );
     bad.finished::<R>().await;
+}
+
+/// A client that sends many requests and does not read the answers: the
+/// server's unwritten answers pass `warn` (`Pause`, and the server stops
+/// reading requests); once the client reads, `Resume`, and every request
+/// is answered.
+pub async fn a_server_pauses_for_a_client_that_stops_reading_then_resumes<R: TestRuntime>() {
+    // More than loopback's socket buffers hold in both directions.
+    const REQUESTS: u32 = 1024;
+    const PAYLOAD: usize = 16 * 1024;
+    const WARN: usize = 64 * 1024;
+    let (server, addr) = serve::<R, _, _>(
+        config(
+            framing_core::Config::builder()
+                .warn_buffer_bytes(WARN)
+                .max_buffer_bytes(256 * 1024)
+                .idle_timeout(None),
+        ),
+        |req: Bytes| async move { req },
+    );
+    let mut events = server.events();
+    let client = Peer::connect(addr, |conn| {
+        let mut writer = conn.try_clone_stream()?;
+        let writing = std::thread::spawn(move || {
+            for id in 0..REQUESTS {
+                writer.write_all(&encode_frame(id, &[id as u8; PAYLOAD]))?;
+            }
+            Ok::<_, std::io::Error>(())
+        });
+        conn.wait_go()?;
+        for id in 0..REQUESTS {
+            let frame = conn.read_frame()?;
+            if frame.id != id || frame.payload != [id as u8; PAYLOAD] {
+                return Err(std::io::Error::other(format!(
+                    "answer {id}: wrong frame (id {})",
+                    frame.id
+                )));
+            }
+        }
+        writing
+            .join()
+            .map_err(|_| std::io::Error::other("the writer panicked"))?
+    })
+    .expect("raw client");
+
+    let ev = next_event::<R>(&mut events, "the server's Pause").await;
+    assert_eq!(ev.peer, Some(client.addr()));
+    match ev.kind {
+        EventKind::Pause { queued } => assert!(queued > WARN, "Pause at {queued} bytes"),
+        other => panic!("expected Pause, got {other:?}"),
+    }
+    client.go();
+    let ev = next_event::<R>(&mut events, "the server's Resume").await;
+    assert_eq!(ev.kind, EventKind::Resume { queued: 0 });
+    client.finished::<R>().await;
 }

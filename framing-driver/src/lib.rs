@@ -36,7 +36,7 @@ mod timer;
 #[cfg(feature = "tower")]
 mod tower;
 
-pub use client::{CallFuture, Client};
+pub use client::{CallFuture, Client, Refused};
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_IN_FLIGHT};
 pub use error::ConnectError;
 pub use event::{ConnectionEvent, EventKind, Events};

@@ -58,7 +58,7 @@ pub use runtime::Smol;
 pub use framing_driver::{
     Bytes, CallError, CallFuture, CallOptions, Codec, CodecBuilder, Config, ConnectError,
     ConnectionEvent, CoreConfig, DisconnectReason, Endian, EventKind, Events, LengthCounts,
-    ProtocolError, RpcId, Stats,
+    ProtocolError, Refused, RpcId, Stats,
 };
 
 /// A framed RPC client on smol. See [`framing_driver::Client`].

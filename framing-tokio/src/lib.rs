@@ -57,7 +57,7 @@ pub use runtime::{Tokio, TokioIo, TokioTimer};
 pub use framing_driver::{
     Bytes, CallError, CallFuture, CallOptions, Codec, CodecBuilder, Config, ConnectError,
     ConnectionEvent, CoreConfig, DisconnectReason, Endian, EventKind, Events, LengthCounts,
-    ProtocolError, RpcId, Stats,
+    ProtocolError, Refused, RpcId, Stats,
 };
 
 /// A framed RPC client on tokio. See [`framing_driver::Client`].

@@ -69,6 +69,23 @@ pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume
     })
     .await;
 
+    // While the queue is over the limit, a call is refused at once, in the
+    // caller, and `try_call` hands the payload back.
+    match client.try_call(payload.clone()) {
+        Err(refused) => {
+            assert!(
+                matches!(refused.error, CallError::BufferFull { max: MAX, .. }),
+                "{refused:?}"
+            );
+            assert!(
+                refused.payload == payload,
+                "the payload comes back untouched"
+            );
+        }
+        Ok(_) => panic!("try_call accepted a call while the queue is full"),
+    }
+    calls.push(client.call(payload.clone()));
+
     let ev = next_event::<R>(&mut events, "Pause").await;
     assert_eq!(ev.peer, Some(addr));
     let mut seen = vec![ev.kind];
@@ -96,7 +113,8 @@ pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume
         "{answered} answered, {refused} refused"
     );
     let stats = client.stats().await.expect("the connection is open");
-    assert_eq!(stats.rejected_buffer_full, refused);
+    // The futures' refusals, plus the one `try_call` handed back.
+    assert_eq!(stats.rejected_buffer_full, refused + 1);
 
     // Every request was written before its answer came back, so the queue
     // has drained and the final `Resume` is already published. The kernel

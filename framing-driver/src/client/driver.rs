@@ -134,9 +134,21 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
                 self.shutdown_waiters.push(done);
             }
             Command::Stats(tx) => {
-                let _ = tx.send(self.core.stats());
+                self.publish_queued();
+                let mut stats = self.core.stats();
+                let refused = self.inner.refused_full.load(Ordering::Relaxed);
+                stats.rejected_buffer_full += refused;
+                stats.rejected += refused;
+                let _ = tx.send(stats);
             }
         }
+    }
+
+    /// Tells callers how full the queue is (see `Client::try_call`).
+    fn publish_queued(&self) {
+        self.inner
+            .queued
+            .store(self.core.queued_bytes(), Ordering::Relaxed);
     }
 
     fn drain_events(&mut self) {
@@ -212,6 +224,7 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
         }
         progress |= self.timer.poll(cx, &self.rt, &mut self.core);
         self.drain_events();
+        self.publish_queued();
         if write == Write::Yield {
             Turn::Yield
         } else if progress {

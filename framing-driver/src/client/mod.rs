@@ -7,7 +7,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -31,11 +31,32 @@ pub(crate) struct Inner {
     pub(crate) events: Subscribers,
     pub(crate) peer: Option<SocketAddr>,
     final_error: Mutex<Option<CallError>>,
+    /// Unwritten bytes as of the driver's last turn, so that a call made
+    /// while the queue is over the limit is refused at once, in the caller.
+    pub(crate) queued: AtomicUsize,
+    max_buffer_bytes: usize,
+    /// Calls refused with `BufferFull` in the caller, added to the
+    /// connection's counters by [`Client::stats`].
+    pub(crate) refused_full: AtomicU64,
 }
 
 impl Inner {
     pub(crate) fn set_final_error(&self, e: CallError) {
         *self.final_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    /// `BufferFull` if the queue, as of the driver's last turn, is over
+    /// the limit.
+    fn buffer_full(&self) -> Option<CallError> {
+        let queued = self.queued.load(Ordering::Relaxed);
+        if queued <= self.max_buffer_bytes {
+            return None;
+        }
+        self.refused_full.fetch_add(1, Ordering::Relaxed);
+        Some(CallError::BufferFull {
+            queued,
+            max: self.max_buffer_bytes,
+        })
     }
 
     fn final_error(&self) -> CallError {
@@ -123,6 +144,9 @@ impl<R: Runtime> Client<R> {
             events: Subscribers::default(),
             peer,
             final_error: Mutex::new(None),
+            queued: AtomicUsize::new(0),
+            max_buffer_bytes: config.core.max_buffer_bytes(),
+            refused_full: AtomicU64::new(0),
         });
         let core = Connection::client(config.core, Instant::now());
         let driver = ClientDriver::new(rt.clone(), core, io, rx, inner.clone());
@@ -162,24 +186,69 @@ impl<R: Runtime> Client<R> {
 
     /// As [`call`](Self::call), with options (id, per-call deadline).
     pub fn call_with(&self, payload: impl Into<Bytes>, opts: CallOptions) -> CallFuture {
+        match self.try_call_with(payload.into(), opts) {
+            Ok(call) => call,
+            Err(refused) => self.failed(refused.error),
+        }
+    }
+
+    /// As [`call`](Self::call), but a call refused at once hands its
+    /// payload back: while more than `max_buffer_bytes` are unwritten
+    /// (`BufferFull`), or once the connection is gone.
+    ///
+    /// The queue size is the one the driver published after its last turn;
+    /// calls racing from other tasks can still fill the queue before this
+    /// one reaches it, and the returned future then resolves to
+    /// `BufferFull` too.
+    ///
+    /// # Errors
+    /// [`Refused`], with the error and the payload.
+    pub fn try_call(&self, payload: impl Into<Bytes>) -> Result<CallFuture, Refused> {
+        self.try_call_with(payload.into(), CallOptions::new())
+    }
+
+    /// As [`try_call`](Self::try_call), with options.
+    ///
+    /// # Errors
+    /// [`Refused`], with the error and the payload.
+    pub fn try_call_with(&self, payload: Bytes, opts: CallOptions) -> Result<CallFuture, Refused> {
+        if let Some(error) = self.inner.buffer_full() {
+            return Err(Refused { error, payload });
+        }
         let (reply, rx) = oneshot::channel();
         let slot = Arc::new(AtomicU64::new(UNASSIGNED));
         let cmd = Command::Call {
-            payload: payload.into(),
+            payload,
             opts,
             ctx: CallCtx {
                 reply,
                 id: slot.clone(),
             },
         };
-        let state = match self.commands.send(cmd) {
-            Ok(()) => CallState::Sent { rx, slot },
-            Err(_) => CallState::Failed(Some(self.inner.final_error())),
-        };
+        match self.commands.send(cmd) {
+            Ok(()) => Ok(CallFuture {
+                commands: self.commands.clone(),
+                inner: self.inner.clone(),
+                state: CallState::Sent { rx, slot },
+            }),
+            Err(mpsc::error::SendError(cmd)) => {
+                let Command::Call { payload, .. } = cmd else {
+                    unreachable!("the command sent was a call")
+                };
+                Err(Refused {
+                    error: self.inner.final_error(),
+                    payload,
+                })
+            }
+        }
+    }
+
+    /// A call future that is already failed.
+    fn failed(&self, error: CallError) -> CallFuture {
         CallFuture {
             commands: self.commands.clone(),
             inner: self.inner.clone(),
-            state,
+            state: CallState::Failed(Some(error)),
         }
     }
 
@@ -226,6 +295,27 @@ impl<R: Runtime> Client<R> {
     /// Whether the connection has ended (closed, failed or disconnected).
     pub fn is_closed(&self) -> bool {
         self.commands.is_closed()
+    }
+}
+
+/// A call refused at once by [`Client::try_call`], with its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Why: `BufferFull`, or how the connection ended.
+    pub error: CallError,
+    /// The payload, handed back untouched.
+    pub payload: Bytes,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call refused: {}", self.error)
+    }
+}
+
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 

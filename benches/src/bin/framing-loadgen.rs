@@ -61,6 +61,13 @@ struct Args {
     /// The framing client's max_buffer_bytes (default: the library's 1 MiB).
     #[arg(long)]
     max_buffer_bytes: Option<usize>,
+
+    /// After the run, print the process's peak resident memory against the
+    /// largest cell's bytes in flight (window × payload): issue 5's bound
+    /// is 2 × bytes in flight + 32 MiB. Client and embedded server share
+    /// this process, so the figure counts both ends.
+    #[arg(long)]
+    report_rss: bool,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +113,11 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         None
     };
+    let in_flight = cells
+        .iter()
+        .map(|c| c.window * c.payload)
+        .max()
+        .unwrap_or(0);
     for cell in cells {
         let report = harness.run_cell(args.runtime, addr, cell, limits)?;
         println!("{}", report.line());
@@ -128,5 +140,26 @@ fn run(args: &Args) -> Result<(), String> {
             );
         }
     }
+    if args.report_rss {
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        match peak_rss_bytes() {
+            Some(peak) => println!(
+                "peak_rss_mib={:.1} in_flight_mib={:.1} bound_mib={:.1} within_bound={}",
+                mib(peak),
+                mib(in_flight),
+                mib(2 * in_flight) + 32.0,
+                peak <= 2 * in_flight + (32 << 20)
+            ),
+            None => eprintln!("peak RSS unavailable (no /proc/self/status)"),
+        }
+    }
     Ok(())
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

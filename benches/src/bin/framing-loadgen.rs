@@ -25,9 +25,10 @@ struct Args {
     /// is started.
     #[arg(long)]
     connect: Option<SocketAddr>,
-    /// Which client to run.
-    #[arg(long, value_enum, default_value_t = RuntimeKind::Tokio)]
-    runtime: RuntimeKind,
+    /// Which clients to run, comma-separated (e.g. `tokio,smol,async-std`):
+    /// each cell runs every one of them in turn, side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "tokio")]
+    runtime: Vec<RuntimeKind>,
     /// Client connections.
     #[arg(long, default_value_t = DEFAULT_CONNECTIONS)]
     connections: usize,
@@ -107,7 +108,10 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
         harness.framing_config = framing_driver::Config::with_core(core);
     }
-    let addr = harness.target(args.runtime, args.connect, args.server)?;
+    let mut addrs = Vec::new();
+    for &kind in &args.runtime {
+        addrs.push((kind, harness.target(kind, args.connect, args.server)?));
+    }
     let baseline_addr = if args.baseline {
         Some(harness.target(RuntimeKind::Baseline, args.connect, args.server)?)
     } else {
@@ -119,10 +123,14 @@ fn run(args: &Args) -> Result<(), String> {
         .max()
         .unwrap_or(0);
     for cell in cells {
-        let report = harness.run_cell(args.runtime, addr, cell, limits)?;
-        println!("{}", report.line());
-        if let Some(e) = &report.first_error {
-            eprintln!("  first error: {e}");
+        let mut reports = Vec::new();
+        for &(kind, addr) in &addrs {
+            let report = harness.run_cell(kind, addr, cell, limits)?;
+            println!("{}", report.line());
+            if let Some(e) = &report.first_error {
+                eprintln!("  first error: {e}");
+            }
+            reports.push((kind, report));
         }
         if let Some(baddr) = baseline_addr {
             let base = harness.run_cell(RuntimeKind::Baseline, baddr, cell, limits)?;
@@ -131,13 +139,16 @@ fn run(args: &Args) -> Result<(), String> {
                 eprintln!("  first error: {e}");
             }
             let p50 = base.latency_us.value_at_quantile(0.5).max(1);
-            println!(
-                "ratio={:.2} p50_ratio={:.2} payload={} window={}",
-                report.rps() / base.rps().max(1e-9),
-                report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
-                cell.payload,
-                cell.window,
-            );
+            for (kind, report) in &reports {
+                println!(
+                    "ratio={:.2} p50_ratio={:.2} runtime={} payload={} window={}",
+                    report.rps() / base.rps().max(1e-9),
+                    report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
+                    kind.name(),
+                    cell.payload,
+                    cell.window,
+                );
+            }
         }
     }
     if args.report_rss {

@@ -52,8 +52,11 @@ struct Args {
     /// 200, 10000), the default when neither --payload nor --window is set.
     #[arg(long)]
     matrix: bool,
-    /// Also run the baseline client (tokio-util LengthDelimitedCodec +
-    /// HashMap) right after each cell and print the ratio.
+    /// Also run the reference pair, the baseline client (tokio-util
+    /// LengthDelimitedCodec + HashMap) against the baseline echo server,
+    /// right after each cell and print the ratio. With `--runtime baseline
+    /// --server framing` this compares the framing server to the baseline
+    /// server under the same client.
     #[arg(long)]
     baseline: bool,
     /// Which embedded echo server the clients use without --connect.
@@ -113,7 +116,7 @@ fn run(args: &Args) -> Result<(), String> {
         addrs.push((kind, harness.target(kind, args.connect, args.server)?));
     }
     let baseline_addr = if args.baseline {
-        Some(harness.target(RuntimeKind::Baseline, args.connect, args.server)?)
+        Some(harness.target(RuntimeKind::Baseline, args.connect, ServerChoice::Own)?)
     } else {
         None
     };

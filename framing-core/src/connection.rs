@@ -4,9 +4,8 @@ use alloc::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::codec::{Decoder, EncodeError, WriteQueue, MAX_HEADER_LEN};
-use crate::pending::{Entry, Lookup, Pending};
+use crate::pending::{Lookup, Pending};
 use crate::recent::RecentIds;
-use crate::timer::Deadlines;
 use crate::{
     CallError, CallOptions, Config, DisconnectReason, Event, ProtocolError, Rejected, RespondError,
     RpcId, Stats, Timestamp,
@@ -78,10 +77,8 @@ pub struct Connection<T: Timestamp, C = ()> {
     config: Config,
     decoder: Decoder,
     queue: WriteQueue,
+    /// The pending calls and their deadlines.
     pending: Pending<C, T>,
-    deadlines: Deadlines<T>,
-    /// Pending calls that have a deadline (live heap entries).
-    timed_calls: usize,
     recent: RecentIds,
     /// Server without ids: responses held until earlier ones are sent.
     replies: VecDeque<Option<Bytes>>,
@@ -113,9 +110,7 @@ impl<T: Timestamp, C> Connection<T, C> {
             role,
             decoder: Decoder::new(config.read_chunk),
             queue: WriteQueue::new(config.coalesce_max),
-            pending: Pending::new(config.codec.max_id()),
-            deadlines: Deadlines::new(),
-            timed_calls: 0,
+            pending: Pending::new(config.codec.max_id(), now),
             recent: RecentIds::new(config.late_memory),
             replies: VecDeque::new(),
             replies_base: 0,
@@ -189,7 +184,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// The context of a pending call, e.g. to check that an id still
     /// belongs to the call a caller wants to cancel.
     pub fn call_context(&self, id: RpcId) -> Option<&C> {
-        self.pending.get(id.0).map(|e| &e.ctx)
+        self.pending.get(id.0)
     }
 
     /// Whether a `Pause` is in force (no `Resume` since).
@@ -266,14 +261,11 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     fn on_response(&mut self, id: RpcId, payload: Bytes) {
         match self.pending.take_response(id.0, &self.recent) {
-            Lookup::Found(key, entry) => {
-                if entry.deadline.is_some() {
-                    self.timed_calls -= 1;
-                }
+            Lookup::Found(key, ctx) => {
                 self.stats.responses += 1;
                 self.events.push_back(Event::Completed {
                     id: RpcId(key),
-                    ctx: entry.ctx,
+                    ctx,
                     result: Ok(payload),
                 });
             }
@@ -338,24 +330,14 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.is_closed() {
             return;
         }
-        while let Some((at, key)) = self.deadlines.peek() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.pending.deadline_of(key) != Some(at) {
-                continue; // stale: that call already ended
-            }
-            if let Some(entry) = self.pending.remove(key) {
-                self.timed_calls -= 1;
-                self.stats.timeouts += 1;
-                self.recent.insert(key);
-                self.events.push_back(Event::Completed {
-                    id: RpcId(key),
-                    ctx: entry.ctx,
-                    result: Err(CallError::DeadlineExceeded),
-                });
-            }
+        while let Some((key, ctx)) = self.pending.pop_due(now) {
+            self.stats.timeouts += 1;
+            self.recent.insert(key);
+            self.events.push_back(Event::Completed {
+                id: RpcId(key),
+                ctx,
+                result: Err(CallError::DeadlineExceeded),
+            });
         }
         if let Some(idle_at) = self.idle_deadline() {
             if now >= idle_at {
@@ -429,12 +411,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                 let deadline = opts
                     .resolve_timeout(self.config.call_timeout)
                     .map(|d| now.add_duration(d));
-                if let Some(at) = deadline {
-                    self.deadlines.push(at, key);
-                    self.timed_calls += 1;
-                    self.compact_deadlines();
-                }
-                self.pending.insert(key, Entry { ctx, deadline });
+                self.pending.insert(key, ctx, deadline);
                 self.stats.calls += 1;
                 self.enqueue(&header[..hl], payload);
                 Ok(RpcId(key))
@@ -520,27 +497,15 @@ impl<T: Timestamp, C> Connection<T, C> {
         }
     }
 
-    /// Rebuilds the deadline heap once stale entries outnumber live ones.
-    fn compact_deadlines(&mut self) {
-        if self.deadlines.len() > 2 * self.timed_calls + 1024 {
-            let pending = &self.pending;
-            self.deadlines
-                .retain(|at, key| pending.deadline_of(key) == Some(at));
-        }
-    }
-
     /// Cancels a pending call, handing its context back; no completion
     /// event follows. A response that arrives later is dropped and reported
     /// as late. Returns `None` if the call is not pending.
     pub fn cancel(&mut self, id: RpcId) -> Option<C> {
-        let entry = self.pending.remove(id.0)?;
-        if entry.deadline.is_some() {
-            self.timed_calls -= 1;
-        }
+        let ctx = self.pending.remove(id.0)?;
         self.recent.insert(id.0);
         self.stats.cancelled += 1;
         self.check_shutdown_done();
-        Some(entry.ctx)
+        Some(ctx)
     }
 
     /// Answers the request `id` (server role). Responses may be given in
@@ -604,17 +569,15 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// stays usable; responses to the failed calls are reported as late.
     pub fn fail_pending(&mut self) {
         let (events, recent, stats) = (&mut self.events, &mut self.recent, &mut self.stats);
-        self.pending.drain(false, |key, entry| {
+        self.pending.drain(false, |key, ctx| {
             recent.insert(key);
             stats.failed += 1;
             events.push_back(Event::Completed {
                 id: RpcId(key),
-                ctx: entry.ctx,
+                ctx,
                 result: Err(CallError::FailedByUser),
             });
         });
-        self.timed_calls = 0;
-        self.deadlines.clear();
         self.check_shutdown_done();
     }
 
@@ -661,11 +624,11 @@ impl<T: Timestamp, C> Connection<T, C> {
             Failure::Disconnected(r) => CallError::Disconnected(r.clone()),
         };
         let (events, stats) = (&mut self.events, &mut self.stats);
-        self.pending.drain(true, |key, entry| {
+        self.pending.drain(true, |key, ctx| {
             stats.failed += 1;
             events.push_back(Event::Completed {
                 id: RpcId(key),
-                ctx: entry.ctx,
+                ctx,
                 result: Err(error.clone()),
             });
         });
@@ -681,8 +644,7 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     fn release(&mut self) {
         self.outstanding_requests = 0;
-        self.timed_calls = 0;
-        self.deadlines.clear();
+        self.pending.clear_deadlines();
         self.decoder.clear();
         self.replies.clear();
     }
@@ -718,14 +680,7 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.is_closed() {
             return None;
         }
-        // Drop stale deadline entries from the top.
-        while let Some((at, key)) = self.deadlines.peek() {
-            if self.pending.deadline_of(key) == Some(at) {
-                break;
-            }
-            self.deadlines.pop();
-        }
-        let mut next = self.deadlines.peek().map(|(at, _)| at);
+        let mut next = self.pending.next_deadline();
         for t in [
             self.idle_deadline(),
             match self.phase {

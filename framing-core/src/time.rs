@@ -25,11 +25,21 @@ pub trait Timestamp: Copy + Ord + core::fmt::Debug {
     /// `self + d`, saturating at the largest representable value rather
     /// than panicking, so a huge deadline never overflows.
     fn add_duration(self, d: Duration) -> Self;
+
+    /// `self - earlier`, or zero if `earlier` is later. The core uses it
+    /// to store deadlines compactly, as an offset from the connection's
+    /// creation; it checks that adding the offset back gives the same
+    /// timestamp, and keeps the timestamp itself otherwise.
+    fn saturating_duration_since(self, earlier: Self) -> Duration;
 }
 
 impl Timestamp for Duration {
     fn add_duration(self, d: Duration) -> Self {
         self.saturating_add(d)
+    }
+
+    fn saturating_duration_since(self, earlier: Self) -> Duration {
+        self.saturating_sub(earlier)
     }
 }
 
@@ -41,5 +51,9 @@ impl Timestamp for std::time::Instant {
         self.checked_add(d)
             .or_else(|| self.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
             .unwrap_or(self)
+    }
+
+    fn saturating_duration_since(self, earlier: Self) -> Duration {
+        std::time::Instant::saturating_duration_since(&self, earlier)
     }
 }

@@ -1,49 +1,220 @@
-//! Per-call deadlines: a min-heap with lazy deletion.
+//! Per-call deadlines: a compact min-heap with lazy deletion.
 //!
-//! An entry is `(deadline, key)`. A call that completes early leaves its
-//! entry behind; when the entry reaches the top it is dropped unless the
-//! call now under that key has exactly that deadline, which is precisely
-//! when firing it is right. The heap is rebuilt when stale entries
-//! outnumber live ones, so its size stays proportional to the pending
-//! calls with deadlines. Cost: O(log n) per call, O(1) amortised cleanup.
+//! An entry is `(deadline, key, stamp)`. Each timed call gets a stamp that
+//! no other entry in the heap carries, and its table slot keeps it; a call
+//! that ends early leaves its entry behind, recognised as stale when the
+//! slot under that key no longer holds that stamp. The heap is rebuilt
+//! when stale entries outnumber live ones, so its size stays proportional
+//! to the pending calls with deadlines. Cost: O(log n) per call, O(1)
+//! amortised cleanup, no scan per poll.
+//!
+//! Deadlines are stored as `u64` nanoseconds since the connection's epoch
+//! (16-byte entries with 4-byte keys). A deadline that this cannot express
+//! exactly (before the epoch, or centuries ahead) goes to a second heap
+//! that keeps the timestamp itself, so firing times and order are exact.
 
 use alloc::collections::BinaryHeap;
 use core::cmp::Reverse;
+use core::time::Duration;
 
-#[derive(Debug)]
-pub(crate) struct Deadlines<T> {
-    heap: BinaryHeap<Reverse<(T, u64)>>,
+use crate::Timestamp;
+
+/// Stamp of a call without a deadline; never handed out.
+pub(crate) const NO_TIMER: u32 = u32::MAX;
+
+/// A key type of the pending table (4-byte ids or 8-byte ids).
+pub(crate) trait Key: Copy + Ord + core::hash::Hash + core::fmt::Debug {
+    /// The key of a wire id, if it fits.
+    fn try_from_u64(v: u64) -> Option<Self>;
+    /// The wire id.
+    fn get(self) -> u64;
 }
 
-impl<T: Ord + Copy> Deadlines<T> {
-    pub(crate) fn new() -> Self {
+impl Key for u32 {
+    #[inline]
+    fn try_from_u64(v: u64) -> Option<Self> {
+        u32::try_from(v).ok()
+    }
+    #[inline]
+    fn get(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl Key for u64 {
+    #[inline]
+    fn try_from_u64(v: u64) -> Option<Self> {
+        Some(v)
+    }
+    #[inline]
+    fn get(self) -> u64 {
+        self
+    }
+}
+
+/// Field order gives the firing order: deadline, then key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Near<K> {
+    at: u64,
+    key: K,
+    stamp: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Deadlines<T, K> {
+    epoch: T,
+    near: BinaryHeap<Reverse<Near<K>>>,
+    far: BinaryHeap<Reverse<(T, K, u32)>>,
+    next_stamp: u32,
+    /// Entries whose call is still pending.
+    live: usize,
+}
+
+impl<T: Timestamp, K: Key> Deadlines<T, K> {
+    pub(crate) fn new(epoch: T) -> Self {
         Deadlines {
-            heap: BinaryHeap::new(),
+            epoch,
+            near: BinaryHeap::new(),
+            far: BinaryHeap::new(),
+            next_stamp: 0,
+            live: 0,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+    fn len(&self) -> usize {
+        self.near.len() + self.far.len()
     }
 
-    pub(crate) fn push(&mut self, at: T, key: u64) {
-        self.heap.push(Reverse((at, key)));
+    /// Whether the stamps are used up: call [`Self::restamp`] before the
+    /// next [`Self::push`].
+    pub(crate) fn needs_restamp(&self) -> bool {
+        self.next_stamp == NO_TIMER
     }
 
-    pub(crate) fn peek(&self) -> Option<(T, u64)> {
-        self.heap.peek().map(|r| r.0)
+    /// Adds a deadline for `key`, returning the stamp its slot must keep.
+    pub(crate) fn push(&mut self, at: T, key: K) -> u32 {
+        debug_assert!(!self.needs_restamp());
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        self.live += 1;
+        let off = at.saturating_duration_since(self.epoch);
+        match u64::try_from(off.as_nanos()) {
+            Ok(ns) if self.epoch.add_duration(Duration::from_nanos(ns)) == at => {
+                if self.near.len() == self.near.capacity() {
+                    // Grow by an eighth, not double: the heap is most of the
+                    // memory of a timed call.
+                    self.near.reserve_exact(self.near.len() / 8 + 64);
+                }
+                self.near.push(Reverse(Near { at: ns, key, stamp }));
+            }
+            _ => self.far.push(Reverse((at, key, stamp))),
+        }
+        stamp
     }
 
-    pub(crate) fn pop(&mut self) {
-        self.heap.pop();
+    /// A timed call ended without firing (its entry is now stale).
+    pub(crate) fn forget_one(&mut self) {
+        self.live -= 1;
     }
 
-    /// Keeps only the entries for which `live` holds.
-    pub(crate) fn retain(&mut self, mut live: impl FnMut(T, u64) -> bool) {
-        self.heap.retain(|r| live(r.0 .0, r.0 .1));
+    fn near_at(&self, ns: u64) -> T {
+        self.epoch.add_duration(Duration::from_nanos(ns))
+    }
+
+    /// The earliest live entry, dropping stale ones from the tops.
+    pub(crate) fn peek(&mut self, live: impl Fn(K, u32) -> bool) -> Option<(T, K)> {
+        while let Some(Reverse(n)) = self.near.peek() {
+            if live(n.key, n.stamp) {
+                break;
+            }
+            self.near.pop();
+        }
+        while let Some(Reverse((_, key, stamp))) = self.far.peek() {
+            if live(*key, *stamp) {
+                break;
+            }
+            self.far.pop();
+        }
+        let near = self
+            .near
+            .peek()
+            .map(|Reverse(n)| (self.near_at(n.at), n.key));
+        let far = self.far.peek().map(|Reverse((at, key, _))| (*at, *key));
+        match (near, far) {
+            (Some(n), Some(f)) => Some(n.min(f)),
+            (n, f) => n.or(f),
+        }
+    }
+
+    /// Removes and returns the earliest live entry if it is due at `now`.
+    /// The caller then removes the call from its table.
+    pub(crate) fn pop_due(&mut self, now: T, live: impl Fn(K, u32) -> bool) -> Option<K> {
+        let (at, key) = self.peek(live)?;
+        if at > now {
+            return None;
+        }
+        let from_near = self
+            .near
+            .peek()
+            .is_some_and(|Reverse(n)| n.key == key && self.near_at(n.at) == at);
+        if from_near {
+            self.near.pop();
+        } else {
+            self.far.pop();
+        }
+        self.live -= 1;
+        Some(key)
+    }
+
+    /// Drops stale entries once they outnumber live ones.
+    pub(crate) fn maybe_compact(&mut self, live: impl Fn(K, u32) -> bool) {
+        if self.len() > 2 * self.live + 1024 {
+            self.retain_live(live);
+            self.near
+                .shrink_to(self.near.len() + self.near.len() / 8 + 64);
+        }
+    }
+
+    /// Drops every stale entry.
+    pub(crate) fn retain_live(&mut self, live: impl Fn(K, u32) -> bool) {
+        self.near.retain(|Reverse(n)| live(n.key, n.stamp));
+        self.far.retain(|Reverse((_, k, s))| live(*k, *s));
+    }
+
+    /// Gives the entries fresh stamps `0..n`; `set(key, new)` moves the
+    /// slot under `key` to its new stamp. Call [`Self::retain_live`] first,
+    /// so that a new stamp never makes a stale entry look live.
+    pub(crate) fn restamp(&mut self, mut set: impl FnMut(K, u32)) {
+        let mut next = 0u32;
+        let mut near = core::mem::take(&mut self.near).into_vec();
+        for Reverse(n) in &mut near {
+            n.stamp = next;
+            set(n.key, next);
+            next += 1;
+        }
+        let mut far = core::mem::take(&mut self.far).into_vec();
+        for Reverse((_, k, s)) in &mut far {
+            *s = next;
+            set(*k, next);
+            next += 1;
+        }
+        // Same order keys, so the heap property still holds; rebuilding is
+        // cheap and keeps this obviously right.
+        self.near = near.into();
+        self.far = far.into();
+        self.next_stamp = next;
+        self.live = self.len();
+    }
+
+    /// Test hook: pretend most stamps were handed out.
+    #[cfg(test)]
+    pub(crate) fn skip_stamps_to(&mut self, next: u32) {
+        self.next_stamp = next;
     }
 
     pub(crate) fn clear(&mut self) {
-        self.heap.clear();
+        self.near = BinaryHeap::new();
+        self.far.clear();
+        self.live = 0;
     }
 }

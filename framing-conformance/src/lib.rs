@@ -23,10 +23,9 @@
 //! test has its own shorter bound with a message saying what it waited
 //! for, and the fake peers' sockets have read and write timeouts.
 //!
-//! Not covered: a connect timeout. Loopback offers no reliable way to make
-//! a TCP handshake stall (a listener with a full backlog behaves
-//! differently across kernels and settings), so that error is left to the
-//! driver's own tests.
+//! The connect timeout is provoked with a listener whose accept queue is
+//! full (backlog 0, one connection queued, never accepted): Linux then
+//! drops new SYNs, so the handshake never completes.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -158,6 +157,7 @@ macro_rules! conformance_suite {
             a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume,
             an_idle_connection_raises_idle_timeout_once_and_stays_open,
             connecting_to_a_closed_port_is_host_unavailable,
+            a_handshake_that_never_completes_is_a_connect_timeout,
             client_shutdown_finishes_in_flight_calls_and_refuses_new_ones,
             client_shutdown_closes_calls_still_pending_at_the_deadline,
             server_shutdown_answers_requests_in_flight_then_closes,

@@ -26,6 +26,46 @@ pub(crate) struct Pump<S> {
     deferred: bool,
 }
 
+/// Turns per wake-up before yielding to other tasks.
+const TURNS_PER_WAKE: usize = 32;
+
+/// A connection driver (client or server): it goes round its sources one
+/// turn at a time; [`poll_turns`] runs the turns.
+pub(crate) trait Turns {
+    /// One turn over every source.
+    fn turn(&mut self, cx: &mut Context<'_>) -> Turn;
+    /// Whether the core has finished.
+    fn finished(&self) -> bool;
+    /// Closes the stream once the core has finished.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Last words once the stream is closed.
+    fn on_closed(&mut self) {}
+}
+
+/// The body of a driver's `Future::poll`: turns until nothing moves (every
+/// source has registered a wake-up), a yield is asked for, the budget is
+/// spent (then it wakes itself), or the connection has finished and its
+/// stream is closed (`Ready`).
+pub(crate) fn poll_turns<D: Turns>(driver: &mut D, cx: &mut Context<'_>) -> Poll<()> {
+    for _ in 0..TURNS_PER_WAKE {
+        let turn = driver.turn(cx);
+        if driver.finished() {
+            if driver.poll_close(cx).is_pending() {
+                return Poll::Pending;
+            }
+            driver.on_closed();
+            return Poll::Ready(());
+        }
+        match turn {
+            Turn::Progress => {}
+            Turn::Idle => return Poll::Pending,
+            Turn::Yield => break,
+        }
+    }
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
 /// What one turn of a driver over its sources did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Turn {
@@ -35,6 +75,18 @@ pub(crate) enum Turn {
     Idle,
     /// Let other tasks run, then come back (woken by ourselves).
     Yield,
+}
+
+impl Turn {
+    /// The outcome of a turn that made `progress` (or not) and ended with
+    /// this `write`.
+    pub(crate) fn after(progress: bool, write: Write) -> Turn {
+        match (write, progress) {
+            (Write::Yield, _) => Turn::Yield,
+            (Write::Progress, _) | (_, true) => Turn::Progress,
+            (Write::Idle, false) => Turn::Idle,
+        }
+    }
 }
 
 /// What [`Pump::poll_write`] did.

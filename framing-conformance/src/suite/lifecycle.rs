@@ -80,6 +80,55 @@ pub async fn connecting_to_a_closed_port_is_host_unavailable<R: TestRuntime>() {
     }
 }
 
+/// A listener whose accept queue is full drops new SYNs, so the handshake
+/// never completes: `connect` gives up after the connect timeout with
+/// `TimedOut`. (Linux: a listen backlog of 0 queues one connection.)
+pub async fn a_handshake_that_never_completes_is_a_connect_timeout<R: TestRuntime>() {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    listener
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    listener.listen(0).expect("listen");
+    let addr = listener
+        .local_addr()
+        .expect("local_addr")
+        .as_socket()
+        .expect("an inet address");
+    // Fill the accept queue; nobody ever accepts.
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        let filler = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        filler.set_nonblocking(true).expect("nonblocking");
+        let _ = filler.connect(&addr.into());
+        fillers.push(filler);
+    }
+    sleep::<R>(Duration::from_millis(50)).await;
+
+    let mut config = Config::default();
+    config.connect_timeout = Duration::from_millis(300);
+    let start = Instant::now();
+    let result = within::<R, _>(
+        WAIT,
+        "connect to time out",
+        Client::<R>::connect_with(addr, config),
+    )
+    .await;
+    match result {
+        Err(ConnectError::TimedOut { addr: tried, after }) => {
+            assert_eq!(tried, addr);
+            assert_eq!(after, Duration::from_millis(300));
+            assert!(
+                start.elapsed() >= Duration::from_millis(290),
+                "gave up early"
+            );
+        }
+        Err(other) => panic!("expected TimedOut, got {other:?}"),
+        Ok(_) => panic!("connected through a full accept queue at {addr}"),
+    }
+    drop(fillers);
+}
+
 /// `client.shutdown(grace)` refuses new calls with `ShuttingDown`, lets the
 /// calls in flight finish, and resolves once they have, well before the
 /// grace period ends; the client is closed afterwards.

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Inner;
 use crate::event::{ConnectionEvent, EventKind};
-use crate::pump::{Pump, Turn, Write, READS_PER_TURN};
+use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{Io, Runtime};
 use crate::timer::CoreTimer;
 
@@ -23,8 +23,6 @@ pub(crate) const UNASSIGNED: u64 = u64::MAX;
 
 /// Commands per turn before the driver writes what they queued.
 const COMMANDS_PER_TURN: usize = 1024;
-/// Turns per wake-up before yielding to other tasks.
-const TURNS_PER_WAKE: usize = 32;
 
 /// A call's context inside the core: where its result goes, and the slot
 /// where the driver publishes its id so that a dropped future can cancel it.
@@ -181,7 +179,23 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
         }
     }
 
-    /// One turn over every source. `true` if anything moved.
+    fn finish_calls(&mut self) {
+        self.inner.set_final_error(self.final_error.clone());
+        self.commands.close();
+        // Calls still queued in the channel complete with the final error.
+        while let Ok(cmd) = self.commands.try_recv() {
+            if let Command::Call { ctx, .. } = cmd {
+                let _ = ctx.reply.send(Err(self.final_error.clone()));
+            }
+        }
+        for w in self.shutdown_waiters.drain(..) {
+            let _ = w.send(());
+        }
+        self.inner.events.close();
+    }
+}
+
+impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
         let now = Instant::now();
@@ -225,28 +239,16 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
         progress |= self.timer.poll(cx, &self.rt, &mut self.core);
         self.drain_events();
         self.publish_queued();
-        if write == Write::Yield {
-            Turn::Yield
-        } else if progress {
-            Turn::Progress
-        } else {
-            Turn::Idle
-        }
+        Turn::after(progress, write)
     }
-
-    fn finish(&mut self) {
-        self.inner.set_final_error(self.final_error.clone());
-        self.commands.close();
-        // Calls still queued in the channel complete with the final error.
-        while let Ok(cmd) = self.commands.try_recv() {
-            if let Command::Call { ctx, .. } = cmd {
-                let _ = ctx.reply.send(Err(self.final_error.clone()));
-            }
-        }
-        for w in self.shutdown_waiters.drain(..) {
-            let _ = w.send(());
-        }
-        self.inner.events.close();
+    fn finished(&self) -> bool {
+        self.core.is_closed()
+    }
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.pump.poll_close(cx)
+    }
+    fn on_closed(&mut self) {
+        self.finish_calls();
     }
 }
 
@@ -254,23 +256,6 @@ impl<R: Runtime, S: Io> Future for ClientDriver<R, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        for _ in 0..TURNS_PER_WAKE {
-            let turn = this.turn(cx);
-            if this.core.is_closed() {
-                if this.pump.poll_close(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                this.finish();
-                return Poll::Ready(());
-            }
-            match turn {
-                Turn::Progress => {}
-                Turn::Idle => return Poll::Pending,
-                Turn::Yield => break,
-            }
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        poll_turns(self.get_mut(), cx)
     }
 }

@@ -13,11 +13,9 @@ use futures_util::stream::{FuturesUnordered, Stream};
 
 use super::{Active, Shared};
 use crate::event::{ConnectionEvent, EventKind};
-use crate::pump::{Pump, Turn, Write, READS_PER_TURN};
+use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{BoxFuture, Io, Runtime};
 use crate::timer::CoreTimer;
-
-const TURNS_PER_WAKE: usize = 32;
 
 pin_project_lite::pin_project! {
     /// A handler's future, tagged with the request id it answers.
@@ -105,7 +103,15 @@ where
             });
         }
     }
+}
 
+impl<R, S, H, F> Turns for ServerConn<R, S, H, F>
+where
+    R: Runtime,
+    S: Io,
+    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = Bytes> + Send + 'static,
+{
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
         if let Some(signal) = &mut self.shutdown {
@@ -139,13 +145,13 @@ where
         progress |= write == Write::Progress;
         progress |= self.timer.poll(cx, &self.rt, &mut self.core);
         self.drain_events();
-        if write == Write::Yield {
-            Turn::Yield
-        } else if progress {
-            Turn::Progress
-        } else {
-            Turn::Idle
-        }
+        Turn::after(progress, write)
+    }
+    fn finished(&self) -> bool {
+        self.core.is_closed()
+    }
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.pump.poll_close(cx)
     }
 }
 
@@ -161,22 +167,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Every field is Unpin: the handler futures are pinned inside
         // `FuturesUnordered`, which is itself Unpin.
-        let this = self.get_mut();
-        for _ in 0..TURNS_PER_WAKE {
-            let turn = this.turn(cx);
-            if this.core.is_closed() {
-                if this.pump.poll_close(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                return Poll::Ready(());
-            }
-            match turn {
-                Turn::Progress => {}
-                Turn::Idle => return Poll::Pending,
-                Turn::Yield => break,
-            }
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        poll_turns(self.get_mut(), cx)
     }
 }

@@ -75,6 +75,8 @@ enum Phase<T> {
 pub struct Connection<T: Timestamp, C = ()> {
     role: Role,
     config: Config,
+    /// `config.codec.has_ids()`, read once.
+    has_ids: bool,
     decoder: Decoder,
     queue: WriteQueue,
     /// The pending calls and their deadlines.
@@ -108,6 +110,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     pub fn new(role: Role, config: Config, now: T) -> Self {
         Connection {
             role,
+            has_ids: config.codec.has_ids(),
             decoder: Decoder::new(config.read_chunk),
             queue: WriteQueue::new(config.coalesce_max),
             pending: Pending::new(config.codec.max_id(), now),
@@ -235,11 +238,11 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.touch(now);
         loop {
             match self.decoder.next_frame(&self.config.codec) {
-                Ok(Some((h, payload))) => {
+                Ok(Some((id, payload))) => {
                     self.stats.frames_in += 1;
                     match self.role {
-                        Role::Client => self.on_response(h.id, payload),
-                        Role::Server => self.on_request(h.id, payload),
+                        Role::Client => self.on_response(id, payload),
+                        Role::Server => self.on_request(id, payload),
                     }
                     // A shutdown ends with the last answer, whatever follows
                     // it in the same read: the outcome must not depend on
@@ -296,7 +299,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     fn on_request(&mut self, id: RpcId, payload: Bytes) {
         self.stats.requests += 1;
         self.outstanding_requests += 1;
-        let id = if self.config.codec.has_ids() {
+        let id = if self.has_ids {
             id
         } else {
             self.replies.push_back(None);
@@ -468,7 +471,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                 .next_key(&self.recent)
                 .ok_or(CallError::NoFreeId)?,
         };
-        let wire_id = if self.config.codec.has_ids() { key } else { 0 };
+        let wire_id = if self.has_ids { key } else { 0 };
         let mut header = [0u8; MAX_HEADER_LEN];
         let hl = self
             .config
@@ -523,11 +526,7 @@ impl<T: Timestamp, C> Connection<T, C> {
             return Err(RespondError::Closed);
         }
         let mut header = [0u8; MAX_HEADER_LEN];
-        let wire_id = if self.config.codec.has_ids() {
-            id
-        } else {
-            RpcId(0)
-        };
+        let wire_id = if self.has_ids { id } else { RpcId(0) };
         let hl = self
             .config
             .codec
@@ -538,7 +537,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                 }
                 EncodeError::IdOutOfRange { id, max } => RespondError::IdOutOfRange { id, max },
             })?;
-        if self.config.codec.has_ids() {
+        if self.has_ids {
             self.enqueue(&header[..hl], payload);
             self.outstanding_requests = self.outstanding_requests.saturating_sub(1);
         } else {

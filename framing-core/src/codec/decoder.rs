@@ -6,8 +6,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{Codec, FrameHeader};
-use crate::ProtocolError;
+use super::Codec;
+use crate::{ProtocolError, RpcId};
 
 /// Bytes lent to the driver per read when the buffer must grow.
 pub(crate) const DEFAULT_READ_CHUNK: usize = 64 * 1024;
@@ -72,7 +72,7 @@ impl Decoder {
     pub(crate) fn next_frame(
         &mut self,
         codec: &Codec,
-    ) -> Result<Option<(FrameHeader, Bytes)>, ProtocolError> {
+    ) -> Result<Option<(RpcId, Bytes)>, ProtocolError> {
         let Some(h) = codec.decode_header(&self.buf[..self.filled])? else {
             return Ok(None);
         };
@@ -80,10 +80,11 @@ impl Decoder {
         if self.filled < total {
             return Ok(None);
         }
-        let mut frame = self.buf.split_to(total);
+        // `Bytes::advance` is a pointer bump; `BytesMut`'s checks its kind.
+        let mut payload = self.buf.split_to(total).freeze();
+        payload.advance(h.header_len);
         self.filled -= total;
-        frame.advance(h.header_len);
-        Ok(Some((h, frame.freeze())))
+        Ok(Some((h.id, payload)))
     }
 
     /// Forgets everything buffered.
@@ -106,8 +107,8 @@ mod tests {
         assert!(room.len() >= 512);
         room[..wire.len()].copy_from_slice(&wire);
         d.commit(wire.len());
-        let (h, payload) = d.next_frame(&codec).unwrap().unwrap();
-        assert_eq!(h.id.0, 9);
+        let (id, payload) = d.next_frame(&codec).unwrap().unwrap();
+        assert_eq!(id.0, 9);
         assert_eq!(&payload[..], b"hi");
         assert_eq!(d.buffered(), 0);
     }

@@ -129,7 +129,20 @@ pub struct StandardHeader {
     pub(crate) max_length: u64,
 }
 
+#[inline]
 fn read_uint(bytes: &[u8], endian: Endian) -> u64 {
+    // The common widths as single loads; others byte by byte.
+    match (bytes.len(), endian) {
+        (4, Endian::Big) => {
+            return u64::from(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        }
+        (4, Endian::Little) => {
+            return u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+        }
+        (2, Endian::Big) => return u64::from(u16::from_be_bytes([bytes[0], bytes[1]])),
+        (2, Endian::Little) => return u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+        _ => {}
+    }
     let mut v = 0u64;
     match endian {
         Endian::Big => {

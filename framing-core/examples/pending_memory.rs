@@ -3,6 +3,14 @@
 //! written, divided by N. The context is 16 bytes, as the async driver's.
 //!
 //! `cargo run --release -p framing-core --example pending_memory`
+//!
+//! Where the bytes go, with 4-byte ids: a hash-table slot of 24 bytes (the
+//! 4-byte key, a 4-byte timer stamp, the 16-byte context) plus a control
+//! byte, at hashbrown's load factor (power-of-two buckets: x1.64 at 10,000,
+//! x1.31 at 100,000); with a deadline, a 16-byte heap entry (nanoseconds
+//! since the connection's creation, key, stamp) grown by eighths. Measured
+//! on x86-64: about 61 B per call at 10,000 and 49 B at 100,000 with
+//! deadlines, 44 B and 33 B without.
 
 #![allow(unsafe_code)] // the counting allocator; see its SAFETY notes
 

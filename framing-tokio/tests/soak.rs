@@ -189,7 +189,14 @@ async fn soak(secs: u64) {
     );
     eprintln!(
         "soak {secs}s: started={started} ok={ok} deadline={deadline} failed_by_user={fbu} \
-         dropped={dropped} wrong={wrong} core={total:?}"
+         dropped={dropped} wrong={wrong} core: calls={} responses={} timeouts={} \
+         cancelled={} failed={} late={}",
+        total.calls,
+        total.responses,
+        total.timeouts,
+        total.cancelled,
+        total.failed,
+        total.late_responses
     );
     assert_eq!(wrong, 0, "a response reached the wrong call");
     assert_eq!(

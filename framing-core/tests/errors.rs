@@ -1,13 +1,14 @@
 //! Every error of SPEC sections 1 (bad bytes from the peer) and 3 (client
 //! operations), one test each, named as the sentence it checks.
 
+use framing_core::testkit::encode_frame;
 use std::time::Duration;
 
 use bytes::Bytes;
 use framing_core::testkit::pair::{Completion, Pair};
 use framing_core::{
     CallError, CallOptions, Codec, Config, Connection, DisconnectReason, Event, IoFailure,
-    LengthCounts, ProtocolError, RespondError, RpcId, State, MAX_HEADER_LEN,
+    LengthCounts, ProtocolError, RespondError, RpcId, State,
 };
 
 const T0: Duration = Duration::ZERO;
@@ -29,16 +30,6 @@ fn take_wire<C>(conn: &mut Connection<Duration, C>) -> Vec<u8> {
     let wire: Vec<u8> = conn.poll_transmit().flatten().copied().collect();
     conn.advance_transmit(T0, wire.len());
     wire
-}
-
-fn frame(codec: &Codec, id: u64, payload: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; MAX_HEADER_LEN];
-    let n = codec
-        .encode_header(RpcId(id), payload.len(), &mut h)
-        .unwrap();
-    let mut out = h[..n].to_vec();
-    out.extend_from_slice(payload);
-    out
 }
 
 fn events<C>(conn: &mut Connection<Duration, C>) -> Vec<Event<C>> {
@@ -328,7 +319,7 @@ fn the_peer_closing_mid_frame_says_how_much_of_the_frame_had_arrived() {
     let mut c = client(Config::default());
     c.call(T0, Bytes::new(), 1).unwrap();
     let codec = Codec::default();
-    let whole = frame(&codec, 0, b"hello");
+    let whole = encode_frame(&codec, 0, b"hello");
     c.handle_read(T0, &whole[..6]);
     c.handle_eof(T0);
     let reason = DisconnectReason::PeerClosedMidFrame { buffered: 6 };
@@ -487,7 +478,7 @@ fn caller_ids_without_an_id_field_are_refused_with_ids_not_supported() {
 fn answering_a_request_twice_without_ids_is_refused_with_unknown_request() {
     let codec = Codec::builder().id_field_len(0).build().unwrap();
     let mut s = server(Config::builder().codec(codec.clone()).build().unwrap());
-    s.handle_read(T0, &frame(&codec, 0, b"q"));
+    s.handle_read(T0, &encode_frame(&codec, 0, b"q"));
     let Some(Event::Request { id, .. }) = s.poll_event() else {
         panic!("a request")
     };
@@ -618,7 +609,7 @@ fn strict_mode_makes_an_unknown_response_id_a_protocol_error() {
     let mut c = client(config);
     c.call(T0, Bytes::new(), 1u8).unwrap();
     c.call(T0, Bytes::new(), 2u8).unwrap();
-    c.handle_read(T0, &frame(&Codec::default(), 99, b"?"));
+    c.handle_read(T0, &encode_frame(&Codec::default(), 99, b"?"));
     assert_protocol_failure(&mut c, ProtocolError::UnknownResponseId { id: RpcId(99) });
 }
 
@@ -626,9 +617,9 @@ fn strict_mode_makes_an_unknown_response_id_a_protocol_error() {
 fn frames_after_a_protocol_error_are_ignored() {
     let mut c = one_pending_call();
     let mut bytes = vec![0xff, 0xff, 0xff, 0xf0];
-    bytes.extend(frame(&Codec::default(), 0, b"x"));
+    bytes.extend(encode_frame(&Codec::default(), 0, b"x"));
     c.handle_read(T0, &bytes);
-    c.handle_read(T0, &frame(&Codec::default(), 1, b"y"));
+    c.handle_read(T0, &encode_frame(&Codec::default(), 1, b"y"));
     assert_protocol_failure(&mut c, ProtocolError::NegativeLength { length: -16 });
     assert_eq!(c.stats().frames_in, 0);
 }

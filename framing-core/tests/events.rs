@@ -2,6 +2,7 @@
 //! core holds (socket options and the connect timeout belong to the
 //! adapters).
 
+use framing_core::testkit::encode_frame;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,16 +22,6 @@ fn ms(n: u64) -> Duration {
 
 fn events<C>(conn: &mut Connection<Duration, C>) -> Vec<Event<C>> {
     std::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-fn frame(codec: &Codec, id: u64, payload: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; MAX_HEADER_LEN];
-    let n = codec
-        .encode_header(RpcId(id), payload.len(), &mut h)
-        .unwrap();
-    let mut out = h[..n].to_vec();
-    out.extend_from_slice(payload);
-    out
 }
 
 fn watermarks(low: usize, warn: usize, max: usize) -> Config {
@@ -172,7 +163,7 @@ fn idle_timeout_is_rearmed_by_reading_or_writing() {
     c.handle_timeout(ms(250));
     assert!(matches!(events(&mut c).as_slice(), [Event::IdleTimeout]));
     // So does reading (here, the response).
-    c.handle_read(ms(300), &frame(&Codec::default(), 0, b""));
+    c.handle_read(ms(300), &encode_frame(&Codec::default(), 0, b""));
     events(&mut c);
     assert_eq!(c.poll_timeout(), Some(ms(400)));
     c.handle_timeout(ms(399));
@@ -250,7 +241,7 @@ fn a_response_for_a_cancelled_call_is_reported_as_late() {
     let mut c: Connection<Duration, u8> = Connection::client(Config::default(), T0);
     let id = c.call(T0, Bytes::new(), 1).unwrap();
     c.cancel(id);
-    c.handle_read(T0, &frame(&Codec::default(), id.0, b"late"));
+    c.handle_read(T0, &encode_frame(&Codec::default(), id.0, b"late"));
     assert_eq!(unknown(&events(&mut c)), [(id, true)]);
     let s = c.stats();
     assert_eq!((s.unknown_responses, s.late_responses), (1, 1));
@@ -263,7 +254,7 @@ fn a_response_after_the_deadline_is_reported_as_late() {
         .call_with(T0, Bytes::new(), CallOptions::new().timeout(ms(10)), 1)
         .unwrap();
     c.handle_timeout(ms(10));
-    c.handle_read(ms(20), &frame(&Codec::default(), id.0, b"late"));
+    c.handle_read(ms(20), &encode_frame(&Codec::default(), id.0, b"late"));
     let evs = events(&mut c);
     assert!(matches!(
         &evs[0],
@@ -279,7 +270,7 @@ fn a_response_after_the_deadline_is_reported_as_late() {
 fn a_response_with_an_id_never_used_is_reported_as_unknown_not_late() {
     let mut c: Connection<Duration, u8> = Connection::client(Config::default(), T0);
     c.call(T0, Bytes::new(), 1).unwrap();
-    c.handle_read(T0, &frame(&Codec::default(), 4242, b"?"));
+    c.handle_read(T0, &encode_frame(&Codec::default(), 4242, b"?"));
     assert_eq!(unknown(&events(&mut c)), [(RpcId(4242), false)]);
     assert_eq!(c.pending_calls(), 1, "the pending call is untouched");
     assert_eq!(c.state(), State::Open);
@@ -291,7 +282,7 @@ fn a_response_with_an_id_never_used_is_reported_as_unknown_not_late() {
 fn a_duplicate_response_is_reported_as_unknown() {
     let mut c: Connection<Duration, u8> = Connection::client(Config::default(), T0);
     let id = c.call(T0, Bytes::new(), 1).unwrap();
-    let f = frame(&Codec::default(), id.0, b"r");
+    let f = encode_frame(&Codec::default(), id.0, b"r");
     c.handle_read(T0, &f);
     c.handle_read(T0, &f);
     let evs = events(&mut c);
@@ -307,7 +298,7 @@ fn without_ids_a_response_with_nothing_pending_is_unknown_and_one_for_a_cancelle
     let a = c.call(T0, Bytes::new(), 1).unwrap();
     let b = c.call(T0, Bytes::new(), 2).unwrap();
     c.cancel(a);
-    let f = frame(&codec, 0, b"r");
+    let f = encode_frame(&codec, 0, b"r");
     c.handle_read(T0, &f); // answers a: late
     c.handle_read(T0, &f); // answers b
     c.handle_read(T0, &f); // answers nothing

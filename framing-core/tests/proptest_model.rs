@@ -7,15 +7,14 @@
 //! with the result the model predicts, or is cancelled; none is lost.
 //! Runs with id fields of 1 to 8 bytes and without ids (FIFO matching).
 
+use framing_core::testkit::encode_frame;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 use framing_core::testkit::pair::{Chunker, LinkConfig, Pair};
 use framing_core::testkit::strategies::{chunker, codec_with, timeout};
-use framing_core::{
-    CallError, CallOptions, Codec, Config, Event, RespondError, RpcId, State, MAX_HEADER_LEN,
-};
+use framing_core::{CallError, CallOptions, Codec, Config, Event, RespondError, RpcId, State};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -204,16 +203,6 @@ impl Model {
 
 fn response_to(request: &Bytes) -> Bytes {
     request.iter().map(|b| !b).collect::<Vec<u8>>().into()
-}
-
-fn encode_frame(codec: &Codec, id: u64, payload: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; MAX_HEADER_LEN];
-    let n = codec
-        .encode_header(RpcId(id), payload.len(), &mut h)
-        .unwrap();
-    let mut out = h[..n].to_vec();
-    out.extend_from_slice(payload);
-    out
 }
 
 fn to_state(p: Phase) -> State {

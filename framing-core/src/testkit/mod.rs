@@ -82,3 +82,28 @@
 pub mod fuzz;
 pub mod pair;
 pub mod strategies;
+
+/// The bytes of one frame in `codec`'s format: header (with `id`) and
+/// payload, as a peer would send them. Handy for feeding a core by hand.
+///
+/// # Panics
+/// If the frame cannot be encoded (payload too large, id out of range):
+/// a test's own mistake.
+///
+/// # Examples
+///
+/// ```
+/// use framing_core::{testkit::encode_frame, Codec};
+///
+/// let wire = encode_frame(&Codec::default(), 7, b"hi");
+/// assert_eq!(wire, [0, 0, 0, 6, 0, 0, 0, 7, b'h', b'i']);
+/// ```
+pub fn encode_frame(codec: &crate::Codec, id: u64, payload: &[u8]) -> alloc::vec::Vec<u8> {
+    let mut header = [0u8; crate::MAX_HEADER_LEN];
+    let n = codec
+        .encode_header(crate::RpcId(id), payload.len(), &mut header)
+        .expect("the test's frame fits its codec");
+    let mut out = header[..n].to_vec();
+    out.extend_from_slice(payload);
+    out
+}

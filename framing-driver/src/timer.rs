@@ -40,7 +40,11 @@ impl<R: Runtime> CoreTimer<R> {
             return true;
         }
         let timer = self.timer.get_or_insert_with(|| rt.timer(at));
-        if self.armed != Some(at) {
+        // Deadlines mostly move later (the idle deadline follows every read
+        // and write): an armed timer that fires earlier than needed is left
+        // alone, since an early `handle_timeout` is harmless and re-arms it.
+        // Only an earlier deadline costs a reset on the runtime's timer.
+        if self.armed.is_none_or(|armed| at < armed) {
             timer.reset(at);
             self.armed = Some(at);
         }

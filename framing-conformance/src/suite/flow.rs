@@ -16,7 +16,7 @@ const WARN: usize = 64 * 1024;
 const MAX: usize = 256 * 1024;
 /// Payload of each call of the watermark test.
 const PAYLOAD: usize = 16 * 1024;
-/// Calls made per round before asking the driver for its counters.
+/// Calls made per round before letting the driver take them.
 const ROUND: usize = 8;
 /// Give up if this many bytes never fill the kernel's socket buffers and
 /// the client's queue (far more than loopback buffers hold).
@@ -50,16 +50,36 @@ pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume
 
     let payload = Bytes::from(vec![0xa5; PAYLOAD]);
     let mut calls = Vec::new();
+    // Fill the queue with `try_call` until it refuses. The queue size it
+    // checks is the one the driver published after its last turn, and the
+    // kernel may absorb more of the queue at any time while its buffers
+    // grow, so no single earlier observation proves the queue is still
+    // full: the refusal itself is the proof.
     within::<R, _>(WAIT, "the client's queue to fill", async {
         loop {
             for _ in 0..ROUND {
-                calls.push(client.call(payload.clone()));
+                match client.try_call(payload.clone()) {
+                    Ok(call) => calls.push(call),
+                    Err(refused) => {
+                        // Refused at once, in the caller, with the limit
+                        // and the queue size, and the payload handed back.
+                        match refused.error {
+                            CallError::BufferFull { queued, max } => {
+                                assert_eq!(max, MAX);
+                                assert!(queued > MAX, "refused at {queued} bytes");
+                            }
+                            ref e => panic!("try_call refused with {e:?}"),
+                        }
+                        assert!(
+                            refused.payload == payload,
+                            "the payload comes back untouched"
+                        );
+                        return;
+                    }
+                }
             }
-            // `stats` is answered after the calls before it were handled.
-            let stats = client.stats().await.expect("the connection is open");
-            if stats.rejected_buffer_full > 0 {
-                break;
-            }
+            // Let the driver take the calls and publish its queue size.
+            client.stats().await.expect("the connection is open");
             assert!(
                 calls.len() * PAYLOAD < GIVE_UP_BYTES,
                 "no BufferFull after {} calls of {PAYLOAD} bytes",
@@ -68,23 +88,6 @@ pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume
         }
     })
     .await;
-
-    // While the queue is over the limit, a call is refused at once, in the
-    // caller, and `try_call` hands the payload back.
-    match client.try_call(payload.clone()) {
-        Err(refused) => {
-            assert!(
-                matches!(refused.error, CallError::BufferFull { max: MAX, .. }),
-                "{refused:?}"
-            );
-            assert!(
-                refused.payload == payload,
-                "the payload comes back untouched"
-            );
-        }
-        Ok(_) => panic!("try_call accepted a call while the queue is full"),
-    }
-    calls.push(client.call(payload.clone()));
 
     let ev = next_event::<R>(&mut events, "Pause").await;
     assert_eq!(ev.peer, Some(addr));
@@ -108,10 +111,9 @@ pub async fn a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume
             Err(e) => panic!("call {i}: {e:?}"),
         }
     }
-    assert!(
-        answered > 0 && refused > 0,
-        "{answered} answered, {refused} refused"
-    );
+    // Calls accepted by `try_call` while the published queue size lagged
+    // behind may still be refused by the driver (`refused` may be zero).
+    assert!(answered > 0, "{answered} answered, {refused} refused");
     let stats = client.stats().await.expect("the connection is open");
     // The futures' refusals, plus the one `try_call` handed back.
     assert_eq!(stats.rejected_buffer_full, refused + 1);

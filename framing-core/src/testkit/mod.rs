@@ -80,6 +80,7 @@
 //! ```
 
 pub mod fuzz;
+mod link;
 pub mod pair;
 pub mod strategies;
 

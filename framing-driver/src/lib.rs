@@ -32,6 +32,7 @@ mod pump;
 pub mod runtime;
 mod server;
 mod socket;
+mod stream_waker;
 mod timer;
 #[cfg(feature = "tower")]
 mod tower;

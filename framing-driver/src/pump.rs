@@ -9,6 +9,7 @@ use std::time::Instant;
 use framing_core::Connection;
 
 use crate::runtime::Io;
+use crate::stream_waker::{Side, StreamWaker};
 
 /// Slices per vectored write. Small frames are coalesced by the core, so
 /// this bounds big frames per syscall, not small ones.
@@ -24,6 +25,9 @@ pub(crate) struct Pump<S> {
     needs_flush: bool,
     /// Frames are waiting and the driver already let other tasks run once.
     deferred: bool,
+    /// The stream's own waker: whether the stream woke the task since a
+    /// side of it was `Pending`.
+    waker: StreamWaker,
 }
 
 /// Turns per wake-up before yielding to other tasks.
@@ -109,6 +113,7 @@ impl<S: Io> Pump<S> {
             read_done: false,
             needs_flush: false,
             deferred: false,
+            waker: StreamWaker::new(),
         }
     }
 
@@ -119,11 +124,13 @@ impl<S: Io> Pump<S> {
         cx: &mut Context<'_>,
         core: &mut Connection<Instant, C>,
     ) -> bool {
-        if self.read_done || !core.wants_read() {
+        if self.read_done || !core.wants_read() || !self.waker.should_poll(cx, Side::Read) {
             return false;
         }
         let room = core.recv_buffer();
-        match Pin::new(&mut self.io).poll_read(cx, room) {
+        let result = Pin::new(&mut self.io).poll_read(&mut self.waker.context(), room);
+        self.waker.polled(Side::Read, result.is_pending());
+        match result {
             Poll::Ready(Ok(0)) => {
                 self.read_done = true;
                 core.handle_eof(Instant::now());
@@ -168,12 +175,17 @@ impl<S: Io> Pump<S> {
 
     fn write_all<C>(&mut self, cx: &mut Context<'_>, core: &mut Connection<Instant, C>) -> bool {
         let mut progress = false;
+        if !(core.has_transmit() || self.needs_flush) || !self.waker.should_poll(cx, Side::Write) {
+            return false;
+        }
+        let mut wcx = self.waker.context();
         while core.has_transmit() {
             let result = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let n = core.transmit_io_slices(&mut slices);
-                Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n])
+                Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n])
             };
+            self.waker.polled(Side::Write, result.is_pending());
             match result {
                 Poll::Ready(Ok(0)) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "stream accepted no bytes");
@@ -194,7 +206,9 @@ impl<S: Io> Pump<S> {
             }
         }
         if self.needs_flush {
-            match Pin::new(&mut self.io).poll_flush(cx) {
+            let result = Pin::new(&mut self.io).poll_flush(&mut wcx);
+            self.waker.polled(Side::Write, result.is_pending());
+            match result {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => {
                     core.handle_io_error(Instant::now(), (&e).into());

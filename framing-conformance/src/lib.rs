@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod memory;
 pub mod peer;
 pub mod runtimes;
 pub mod suite;
@@ -166,6 +167,7 @@ macro_rules! conformance_suite {
             a_server_reports_a_bad_length_and_closes_only_that_connection,
             a_server_reports_a_client_closing_mid_frame,
             a_server_pauses_for_a_client_that_stops_reading_then_resumes,
+            a_stream_with_one_waker_for_both_sides_carries_every_call,
         }
         #[cfg(unix)]
         $crate::__conformance_tests! { $rt;

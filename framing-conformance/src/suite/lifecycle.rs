@@ -1,5 +1,4 @@
-//! Connection lifecycle: connecting, graceful shutdown of either end, and
-//! streams other than TCP.
+//! Connection lifecycle: connecting, and graceful shutdown of either end.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -260,40 +259,5 @@ pub async fn server_shutdown_closes_connections_at_the_grace_deadline<R: TestRun
     assert!(
         matches!(ev.kind, EventKind::Disconnected { .. }),
         "got {ev:?}"
-    );
-}
-
-/// `Client::from_stream` and `Server::serve_stream` over a Unix socket
-/// pair: calls round trip, events carry no address, and the client sees
-/// the server go away.
-#[cfg(unix)]
-pub async fn a_client_and_server_work_over_a_unix_socket_pair<R>()
-where
-    R: TestRuntime + framing_driver::WrapStream<<R as TestRuntime>::UnixStream>,
-{
-    let (client_end, server_end) = R::unix_pair().expect("a unix socket pair");
-    let server = Server::<R>::serve_stream(
-        server_end,
-        Config::default(),
-        |req: Bytes| async move { req },
-    );
-    let client = Client::<R>::from_stream(client_end, Config::default());
-    assert_eq!(client.peer_addr(), None);
-    let mut events = client.events();
-
-    let calls: Vec<_> = (0..100).map(|i| client.call(format!("unix {i}"))).collect();
-    let results = within::<R, _>(WAIT, "the answers", join_all(calls)).await;
-    for (i, result) in results.into_iter().enumerate() {
-        assert_eq!(result, Ok(Bytes::from(format!("unix {i}"))), "call {i}");
-    }
-
-    within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;
-    let ev = next_event::<R>(&mut events, "Disconnected").await;
-    assert_eq!(ev.peer, None);
-    assert_eq!(
-        ev.kind,
-        EventKind::Disconnected {
-            last_error: DisconnectReason::PeerClosed
-        }
     );
 }

@@ -7,9 +7,11 @@ mod failures;
 mod flow;
 mod lifecycle;
 mod server;
+mod streams;
 
 pub use calls::*;
 pub use failures::*;
 pub use flow::*;
 pub use lifecycle::*;
 pub use server::*;
+pub use streams::*;

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod client;
+mod clock;
 mod config;
 mod error;
 mod event;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use framing_core::Connection;
 
+use crate::clock::TurnClock;
 use crate::runtime::Io;
 use crate::stream_waker::{Side, StreamWaker};
 
@@ -122,6 +123,7 @@ impl<S: Io> Pump<S> {
     pub(crate) fn poll_read<C>(
         &mut self,
         cx: &mut Context<'_>,
+        clock: &mut TurnClock,
         core: &mut Connection<Instant, C>,
     ) -> bool {
         if self.read_done || !core.wants_read() || !self.waker.should_poll(cx, Side::Read) {
@@ -133,17 +135,17 @@ impl<S: Io> Pump<S> {
         match result {
             Poll::Ready(Ok(0)) => {
                 self.read_done = true;
-                core.handle_eof(Instant::now());
+                core.handle_eof(clock.now());
                 true
             }
             Poll::Ready(Ok(n)) => {
-                core.handle_received(Instant::now(), n);
+                core.handle_received(clock.now(), n);
                 true
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
             Poll::Ready(Err(e)) => {
                 self.read_done = true;
-                core.handle_io_error(Instant::now(), (&e).into());
+                core.handle_io_error(clock.now(), (&e).into());
                 true
             }
             Poll::Pending => false,
@@ -158,6 +160,7 @@ impl<S: Io> Pump<S> {
     pub(crate) fn poll_write<C>(
         &mut self,
         cx: &mut Context<'_>,
+        clock: &mut TurnClock,
         core: &mut Connection<Instant, C>,
         expect_more: bool,
     ) -> Write {
@@ -166,14 +169,19 @@ impl<S: Io> Pump<S> {
             return Write::Yield;
         }
         self.deferred = false;
-        if self.write_all(cx, core) {
+        if self.write_all(cx, clock, core) {
             Write::Progress
         } else {
             Write::Idle
         }
     }
 
-    fn write_all<C>(&mut self, cx: &mut Context<'_>, core: &mut Connection<Instant, C>) -> bool {
+    fn write_all<C>(
+        &mut self,
+        cx: &mut Context<'_>,
+        clock: &mut TurnClock,
+        core: &mut Connection<Instant, C>,
+    ) -> bool {
         let mut progress = false;
         if !(core.has_transmit() || self.needs_flush) || !self.waker.should_poll(cx, Side::Write) {
             return false;
@@ -189,17 +197,17 @@ impl<S: Io> Pump<S> {
             match result {
                 Poll::Ready(Ok(0)) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "stream accepted no bytes");
-                    core.handle_io_error(Instant::now(), (&e).into());
+                    core.handle_io_error(clock.now(), (&e).into());
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
-                    core.advance_transmit(Instant::now(), n);
+                    core.advance_transmit(clock.now(), n);
                     self.needs_flush = true;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
-                    core.handle_io_error(Instant::now(), (&e).into());
+                    core.handle_io_error(clock.now(), (&e).into());
                     return true;
                 }
                 Poll::Pending => return progress,
@@ -211,7 +219,7 @@ impl<S: Io> Pump<S> {
             match result {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => {
-                    core.handle_io_error(Instant::now(), (&e).into());
+                    core.handle_io_error(clock.now(), (&e).into());
                     return true;
                 }
                 Poll::Pending => {}

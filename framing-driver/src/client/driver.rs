@@ -13,6 +13,7 @@ use framing_core::{CallError, CallOptions, Connection, Event, RpcId, Stats};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Inner;
+use crate::clock::TurnClock;
 use crate::event::{ConnectionEvent, EventKind};
 use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{Io, Runtime};
@@ -198,14 +199,14 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
 impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
-        let now = Instant::now();
+        let mut clock = TurnClock::new();
         for _ in 0..COMMANDS_PER_TURN {
             if !self.commands_open {
                 break;
             }
             match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(cmd)) => {
-                    self.handle(now, cmd);
+                    self.handle(clock.now(), cmd);
                     progress = true;
                 }
                 Poll::Ready(None) => {
@@ -219,7 +220,7 @@ impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
         }
         self.drain_events();
         for _ in 0..READS_PER_TURN {
-            if !self.pump.poll_read(cx, &mut self.core) {
+            if !self.pump.poll_read(cx, &mut clock, &mut self.core) {
                 break;
             }
             progress = true;
@@ -230,13 +231,15 @@ impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
         // round before the syscall. A lone caller that already called back
         // (window 1) is not made to wait.
         let expect_more = self.woken_since_write > self.calls_since_write;
-        let write = self.pump.poll_write(cx, &mut self.core, expect_more);
+        let write = self
+            .pump
+            .poll_write(cx, &mut clock, &mut self.core, expect_more);
         if write == Write::Progress {
             progress = true;
             self.woken_since_write = 0;
             self.calls_since_write = 0;
         }
-        progress |= self.timer.poll(cx, &self.rt, &mut self.core);
+        progress |= self.timer.poll(cx, &self.rt, &mut clock, &mut self.core);
         self.drain_events();
         self.publish_queued();
         Turn::after(progress, write)

@@ -12,6 +12,7 @@ use framing_core::{Connection, Event, RpcId};
 use futures_util::stream::{FuturesUnordered, Stream};
 
 use super::{Active, Shared};
+use crate::clock::TurnClock;
 use crate::event::{ConnectionEvent, EventKind};
 use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{BoxFuture, Io, Runtime};
@@ -114,6 +115,7 @@ where
 {
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
+        let mut clock = TurnClock::new();
         if let Some(signal) = &mut self.shutdown {
             if let Poll::Ready(deadline) = signal.as_mut().poll(cx) {
                 self.shutdown = None;
@@ -123,7 +125,7 @@ where
         }
         for _ in 0..READS_PER_TURN {
             if self.in_flight.len() >= self.max_in_flight
-                || !self.pump.poll_read(cx, &mut self.core)
+                || !self.pump.poll_read(cx, &mut clock, &mut self.core)
             {
                 break;
             }
@@ -141,9 +143,9 @@ where
                 break;
             }
         }
-        let write = self.pump.poll_write(cx, &mut self.core, false);
+        let write = self.pump.poll_write(cx, &mut clock, &mut self.core, false);
         progress |= write == Write::Progress;
-        progress |= self.timer.poll(cx, &self.rt, &mut self.core);
+        progress |= self.timer.poll(cx, &self.rt, &mut clock, &mut self.core);
         self.drain_events();
         Turn::after(progress, write)
     }

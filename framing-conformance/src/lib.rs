@@ -34,6 +34,7 @@ pub mod memory;
 pub mod peer;
 pub mod runtimes;
 pub mod suite;
+pub mod tls;
 pub mod util;
 
 use std::future::Future;
@@ -61,6 +62,12 @@ pub trait TestRuntime: Runtime {
     #[cfg(unix)]
     type UnixStream: Send + 'static;
 
+    /// The client end of a TLS stream of the runtime over TCP.
+    type TlsClientStream: Send + 'static;
+
+    /// The server end of a TLS stream of the runtime over TCP.
+    type TlsServerStream: Send + 'static;
+
     /// Runs `fut` to completion on the current thread, inside the runtime
     /// (a fresh runtime per call where the runtime has one).
     fn block_on<F: Future>(fut: F) -> F::Output;
@@ -79,6 +86,15 @@ pub trait TestRuntime: Runtime {
     /// The operating system's, if the pair cannot be made.
     #[cfg(unix)]
     fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)>;
+
+    /// A TLS connection over loopback TCP, with the configs of
+    /// [`tls::configs`], its handshake completed on both ends: the client
+    /// end, then the server end. Called inside [`block_on`](Self::block_on).
+    ///
+    /// # Errors
+    /// The operating system's or the TLS library's, if connecting or the
+    /// handshake fails.
+    fn tls_pair() -> impl Future<Output = io::Result<(Self::TlsClientStream, Self::TlsServerStream)>>;
 }
 
 /// Runs one conformance test on runtime `R`, on a thread of its own,
@@ -168,6 +184,7 @@ macro_rules! conformance_suite {
             a_server_reports_a_client_closing_mid_frame,
             a_server_pauses_for_a_client_that_stops_reading_then_resumes,
             a_stream_with_one_waker_for_both_sides_carries_every_call,
+            a_client_and_server_work_over_tls,
         }
         #[cfg(unix)]
         $crate::__conformance_tests! { $rt;

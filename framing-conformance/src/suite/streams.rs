@@ -1,6 +1,6 @@
-//! Streams other than TCP, through `Client::from_stream` and
-//! `Server::serve_stream`: a Unix socket pair, and an in-memory stream
-//! that keeps one waker for both of its sides.
+//! Streams other than plain TCP, through `Client::from_stream` and
+//! `Server::serve_stream`: a Unix socket pair, TLS over loopback TCP, and
+//! an in-memory stream that keeps one waker for both of its sides.
 
 use framing_driver::{Bytes, Client, Config, DisconnectReason, EventKind, Server, WrapStream};
 use futures_util::future::join_all;
@@ -31,6 +31,65 @@ where
     let results = within::<R, _>(WAIT, "the answers", join_all(calls)).await;
     for (i, result) in results.into_iter().enumerate() {
         assert_eq!(result, Ok(Bytes::from(format!("unix {i}"))), "call {i}");
+    }
+
+    within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;
+    let ev = next_event::<R>(&mut events, "Disconnected").await;
+    assert_eq!(ev.peer, None);
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosed
+        }
+    );
+}
+
+/// `Client::from_stream` and `Server::serve_stream` over TLS (rustls, its
+/// handshake done on both ends first) over loopback TCP: 200 calls of 0 to
+/// 64 KiB in flight at once are each answered with their own payload, and
+/// the client sees the server go away.
+pub async fn a_client_and_server_work_over_tls<R>()
+where
+    R: TestRuntime
+        + WrapStream<<R as TestRuntime>::TlsClientStream>
+        + WrapStream<<R as TestRuntime>::TlsServerStream>,
+{
+    let (client_end, server_end) = within::<R, _>(WAIT, "the TLS handshake", R::tls_pair())
+        .await
+        .expect("a TLS connection over loopback");
+    let server = Server::<R>::serve_stream(
+        server_end,
+        Config::default(),
+        |req: Bytes| async move { req },
+    );
+    // 200 calls of up to 64 KiB may all be queued at once: lift the 1 MiB
+    // limit so none is refused with `BufferFull`, and the 512 KiB warning
+    // with it so no `Pause` comes before the `Disconnected` checked below.
+    let client = Client::<R>::from_stream(
+        client_end,
+        config(
+            framing_core::Config::builder()
+                .warn_buffer_bytes(16 << 20)
+                .max_buffer_bytes(16 << 20),
+        ),
+    );
+    assert_eq!(client.peer_addr(), None);
+    let mut events = client.events();
+
+    let mut rng = fastrand::Rng::with_seed(11);
+    let payloads: Vec<Bytes> = (0..200)
+        .map(|i| {
+            let len = rng.usize(0..=64 << 10);
+            Bytes::from(vec![(i % 251) as u8; len])
+        })
+        .collect();
+    let calls: Vec<_> = payloads.iter().map(|p| client.call(p.clone())).collect();
+    let results = within::<R, _>(WAIT, "every answer", join_all(calls)).await;
+    for (i, (result, sent)) in results.into_iter().zip(&payloads).enumerate() {
+        match result {
+            Ok(answer) => assert!(answer == *sent, "call {i}: wrong answer"),
+            Err(e) => panic!("call {i}: {e:?}"),
+        }
     }
 
     within::<R, _>(WAIT, "the server's shutdown", server.shutdown(WAIT)).await;

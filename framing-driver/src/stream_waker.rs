@@ -170,6 +170,21 @@ mod tests {
     }
 
     #[test]
+    fn every_wake_up_of_the_stream_reaches_the_task() {
+        let (count, task) = task();
+        let cx = Context::from_waker(&task);
+        let w = StreamWaker::new();
+        for round in 1..=3 {
+            // The same task polls again: a wake-up takes the registered
+            // waker, so each poll registers it afresh.
+            assert!(w.should_poll(&cx, Side::Read));
+            w.polled(Side::Read, true);
+            w.context().waker().wake_by_ref();
+            assert_eq!(count.0.load(Ordering::SeqCst), round);
+        }
+    }
+
+    #[test]
     fn the_latest_task_waker_is_the_one_woken() {
         let (first, task1) = task();
         let (second, task2) = task();

@@ -1,0 +1,144 @@
+//! The client's commands: starting, cancelling and failing calls.
+
+use bytes::Bytes;
+
+use super::{Connection, Phase, Role};
+use crate::codec::{EncodeError, MAX_HEADER_LEN};
+use crate::{CallError, CallOptions, Event, Rejected, RpcId, Timestamp};
+
+impl<T: Timestamp, C> Connection<T, C> {
+    /// Sends a request with an id chosen by the core and the connection's
+    /// default deadline. See [`call_with`](Self::call_with).
+    ///
+    /// # Errors
+    /// As [`call_with`](Self::call_with).
+    pub fn call(&mut self, now: T, payload: Bytes, ctx: C) -> Result<RpcId, Rejected<C>> {
+        self.call_with(now, payload, CallOptions::default(), ctx)
+    }
+
+    /// Sends a request. On success the call is pending and will complete
+    /// exactly once, as an [`Event::Completed`] carrying `ctx`, unless it
+    /// is [`cancel`](Self::cancel)led.
+    ///
+    /// # Errors
+    /// The call is refused at once, with payload and context handed back
+    /// in [`Rejected`], when: the connection is not a client
+    /// (`WrongRole`), closed (`Closed`) or shutting down (`ShuttingDown`);
+    /// more than `max_buffer_bytes` are unwritten (`BufferFull`); the
+    /// requested id is pending (`DuplicateRpcId`) or does not fit
+    /// (`IdOutOfRange`); no id is free (`NoFreeId`); or the payload is too
+    /// large for a frame (`FrameTooLarge`).
+    pub fn call_with(
+        &mut self,
+        now: T,
+        payload: Bytes,
+        opts: CallOptions,
+        ctx: C,
+    ) -> Result<RpcId, Rejected<C>> {
+        match self.prepare_call(&payload, opts) {
+            Ok((key, header, hl)) => {
+                let deadline = opts
+                    .resolve_timeout(self.config.call_timeout)
+                    .map(|d| now.add_duration(d));
+                self.pending.insert(key, ctx, deadline);
+                self.stats.calls += 1;
+                self.enqueue(&header[..hl], payload);
+                Ok(RpcId(key))
+            }
+            Err(error) => {
+                self.stats.rejected += 1;
+                if matches!(error, CallError::BufferFull { .. }) {
+                    self.stats.rejected_buffer_full += 1;
+                }
+                Err(Rejected {
+                    error,
+                    payload,
+                    ctx,
+                })
+            }
+        }
+    }
+
+    fn prepare_call(
+        &mut self,
+        payload: &Bytes,
+        opts: CallOptions,
+    ) -> Result<(u64, [u8; MAX_HEADER_LEN], usize), CallError> {
+        if self.role != Role::Client {
+            return Err(CallError::WrongRole);
+        }
+        match self.phase {
+            Phase::Open => {}
+            Phase::ShuttingDown { .. } => return Err(CallError::ShuttingDown),
+            Phase::Closed => return Err(CallError::Closed),
+        }
+        let queued = self.queue.queued();
+        if queued > self.config.max_buffer_bytes {
+            return Err(CallError::BufferFull {
+                queued,
+                max: self.config.max_buffer_bytes,
+            });
+        }
+        let key = match opts.id {
+            Some(id) => {
+                let Some(max) = self.config.codec.max_id() else {
+                    return Err(CallError::IdsNotSupported);
+                };
+                if id.0 > max {
+                    return Err(CallError::IdOutOfRange { id, max });
+                }
+                if self.pending.contains(id.0) {
+                    return Err(CallError::DuplicateRpcId(id));
+                }
+                id.0
+            }
+            None => self
+                .pending
+                .next_key(&self.recent)
+                .ok_or(CallError::NoFreeId)?,
+        };
+        let wire_id = if self.has_ids { key } else { 0 };
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let hl = self
+            .config
+            .codec
+            .encode_header(RpcId(wire_id), payload.len(), &mut header)
+            .map_err(|e| match e {
+                EncodeError::FrameTooLarge { length, max } => {
+                    CallError::FrameTooLarge { length, max }
+                }
+                EncodeError::IdOutOfRange { id, max } => CallError::IdOutOfRange { id, max },
+            })?;
+        if opts.id.is_some() {
+            self.recent.remove(key);
+        }
+        Ok((key, header, hl))
+    }
+
+    /// Cancels a pending call, handing its context back; no completion
+    /// event follows. A response that arrives later is dropped and reported
+    /// as late. Returns `None` if the call is not pending.
+    pub fn cancel(&mut self, id: RpcId) -> Option<C> {
+        let ctx = self.pending.remove(id.0)?;
+        self.recent.insert(id.0);
+        self.stats.cancelled += 1;
+        self.check_shutdown_done();
+        Some(ctx)
+    }
+
+    /// Completes every pending call with `FailedByUser`. The connection
+    /// stays usable; responses to the failed calls are reported as late.
+    pub fn fail_pending(&mut self) {
+        let (events, recent, stats) = (&mut self.events, &mut self.recent, &mut self.stats);
+        self.pending.drain(false, |key, ctx| {
+            recent.insert(key);
+            stats.failed += 1;
+            events.push_back(Event::Completed {
+                id: RpcId(key),
+                ctx,
+                result: Err(CallError::FailedByUser),
+            });
+        });
+        self.check_shutdown_done();
+    }
+}

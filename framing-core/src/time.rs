@@ -7,7 +7,7 @@ use core::time::Duration;
 /// The core only compares timestamps and adds durations to them; it never
 /// asks "what time is it". Any monotonic clock works:
 ///
-/// - with the `std` feature, [`std::time::Instant`];
+/// - with the `std` feature, `std::time::Instant`;
 /// - everywhere (including `no_std`), [`Duration`], read as "time since an
 ///   arbitrary epoch" (boot, start of the test, ...). The test kit uses it
 ///   for its virtual clock.

@@ -46,7 +46,7 @@ fn bench_client(c: &mut Criterion, name: &str, count: usize, payload: usize) {
                         .expect("accepted");
                 }
                 let queued = client.queued_bytes();
-                client.advance_transmit(now, queued);
+                client.poll_transmit(now).expect("queued").advance(queued);
                 let start = Instant::now();
                 let mut n = 0usize;
                 for chunk in input.chunks(READ) {
@@ -77,7 +77,7 @@ fn bench_client(c: &mut Criterion, name: &str, count: usize, payload: usize) {
                         .expect("accepted");
                 }
                 let queued = bare.queued_bytes();
-                bare.advance_transmit(now, queued);
+                bare.poll_transmit(now).expect("queued").advance(queued);
                 let start = Instant::now();
                 let mut n = 0usize;
                 for chunk in input.chunks(READ) {

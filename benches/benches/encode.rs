@@ -1,8 +1,9 @@
 //! Encoding N request frames: framing-core client `call`s then draining
-//! `poll_transmit`/`advance_transmit`, against `LengthDelimitedCodec::encode`
+//! `poll_transmit` (a `Buf`), against `LengthDelimitedCodec::encode`
 //! into a `BytesMut` with the 4-byte id prepended (as the baseline client
 //! does), and against the same plus the baseline's pending-map insert.
 
+use bytes::Buf;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -38,10 +39,12 @@ fn bench_encode(c: &mut Criterion, name: &str, payload_len: usize) {
                         .expect("accepted");
                 }
                 let mut n = 0;
-                for chunk in client.poll_transmit() {
-                    n += black_box(chunk).len();
+                if let Some(mut out) = client.poll_transmit(now) {
+                    for chunk in out.chunks() {
+                        n += black_box(chunk).len();
+                    }
+                    out.advance(n);
                 }
-                client.advance_transmit(now, n);
                 total += start.elapsed();
                 assert_eq!(n, FRAMES * (8 + payload_len));
             }

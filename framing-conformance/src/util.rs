@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use framing_driver::{Bytes, Client, Config, ConnectionEvent, EventKind, Events, Runtime, Server};
 use futures_util::future::{select, Either};
@@ -16,7 +16,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// Sleeps on the runtime's timer. Only for creating a stall (a slow
 /// handler) or a quiet period, never to wait for something to happen.
 pub async fn sleep<R: Runtime>(d: Duration) {
-    R::current().timer(Instant::now() + d).await;
+    R::current().timer(R::now() + d).await;
 }
 
 /// Awaits `fut` for at most `limit`.
@@ -24,12 +24,27 @@ pub async fn sleep<R: Runtime>(d: Duration) {
 /// # Panics
 /// After `limit`, naming `what` was awaited.
 pub async fn within<R: Runtime, F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    let timer = R::current().timer(Instant::now() + limit);
+    let timer = R::current().timer(R::now() + limit);
     futures_util::pin_mut!(fut);
     match select(fut, timer).await {
         Either::Left((out, _)) => out,
         Either::Right(_) => panic!("timed out after {limit:?} waiting for {what}"),
     }
+}
+
+/// Waits until `cond` holds, checking every millisecond, for at most
+/// [`WAIT`]: for state the driver publishes after a command that has no
+/// reply (a dropped call's cancel).
+///
+/// # Panics
+/// On timeout, naming `what` was awaited.
+pub async fn eventually<R: Runtime>(what: &str, mut cond: impl FnMut() -> bool) {
+    within::<R, _>(WAIT, what, async {
+        while !cond() {
+            sleep::<R>(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
 }
 
 /// The next event of `events`, within [`WAIT`].
@@ -48,7 +63,7 @@ pub async fn next_event<R: Runtime>(events: &mut Events, what: &str) -> Connecti
 /// # Panics
 /// When an event arrives, naming it.
 pub async fn expect_no_event<R: Runtime>(events: &mut Events, quiet: Duration, why: &str) {
-    let timer = R::current().timer(Instant::now() + quiet);
+    let timer = R::current().timer(R::now() + quiet);
     let recv = events.recv();
     futures_util::pin_mut!(recv);
     if let Either::Left((Some(ev), _)) = select(recv, timer).await {
@@ -122,5 +137,8 @@ pub async fn connect_with<R: Runtime>(addr: SocketAddr, config: Config) -> Clien
 /// # Panics
 /// When the core settings are invalid.
 pub fn config(core: framing_core::ConfigBuilder) -> Config {
-    Config::with_core(core.build().expect("a valid core config"))
+    Config::builder()
+        .core(core.build().expect("a valid core config"))
+        .build()
+        .expect("a valid config")
 }

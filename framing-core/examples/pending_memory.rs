@@ -18,7 +18,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use framing_core::{CallOptions, Config, Connection};
 
 struct Counting;
@@ -62,11 +62,11 @@ fn measure(n: usize, deadline: bool) -> f64 {
             .unwrap();
         if i % 64 == 63 {
             let q = conn.queued_bytes();
-            conn.advance_transmit(t0, q);
+            conn.poll_transmit(t0).expect("bytes queued").advance(q);
         }
     }
     let q = conn.queued_bytes();
-    conn.advance_transmit(t0, q);
+    conn.poll_transmit(t0).expect("bytes queued").advance(q);
     let _ = conn.poll_timeout();
     let after = LIVE.load(Ordering::Relaxed);
     assert_eq!(conn.pending_calls(), n);

@@ -13,7 +13,7 @@ use crate::RpcId;
 /// use framing_core::{CallOptions, RpcId};
 ///
 /// let opts = CallOptions::new().id(RpcId(42)).timeout(Duration::from_millis(250));
-/// assert_eq!(opts.requested_id(), Some(RpcId(42)));
+/// assert_ne!(opts, CallOptions::new());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallOptions {
@@ -55,11 +55,6 @@ impl CallOptions {
     pub fn no_timeout(mut self) -> Self {
         self.timeout = TimeoutChoice::Never;
         self
-    }
-
-    /// The id requested, if any.
-    pub fn requested_id(&self) -> Option<RpcId> {
-        self.id
     }
 
     pub(crate) fn resolve_timeout(&self, default: Option<Duration>) -> Option<Duration> {

@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use crate::codec::{decoder::DEFAULT_READ_CHUNK, write_queue::DEFAULT_COALESCE_MAX};
-use crate::{Codec, ConfigError};
+use crate::{CallError, Codec, ConfigError};
 
 /// Default idle timeout: 5 s, the Node library's.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,6 +103,31 @@ impl Config {
     /// Whether an unknown response id fails the connection.
     pub fn strict_unknown_ids(&self) -> bool {
         self.strict_unknown_ids
+    }
+
+    /// Whether a call may be queued while `queued` bytes are unwritten:
+    /// the one place the `max_buffer_bytes` limit is checked, by the core
+    /// and by handles reading a published queue size.
+    ///
+    /// # Errors
+    /// [`CallError::BufferFull`] above `max_buffer_bytes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = framing_core::Config::default();
+    /// assert!(config.check_room(1024 * 1024).is_ok());
+    /// assert!(config.check_room(1024 * 1024 + 1).is_err());
+    /// ```
+    #[inline]
+    pub fn check_room(&self, queued: usize) -> Result<(), CallError> {
+        if queued > self.max_buffer_bytes {
+            return Err(CallError::BufferFull {
+                queued,
+                max: self.max_buffer_bytes,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -84,6 +84,83 @@ pub enum IoFailure {
     Other,
 }
 
+/// The error behind [`DisconnectReason::Io`]: its class, and the error
+/// itself (with `std`, usually the driver's `std::io::Error`, kind and OS
+/// code intact). Cheap to clone: clones share the error.
+#[derive(Clone)]
+pub struct IoError {
+    kind: IoFailure,
+    error: Arc<dyn core::error::Error + Send + Sync>,
+}
+
+impl IoError {
+    /// An error of class `kind`; `error` is anything that converts into a
+    /// boxed error, a message included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{IoError, IoFailure};
+    ///
+    /// let e = IoError::new(IoFailure::Reset, "connection reset by peer");
+    /// assert_eq!(e.kind(), IoFailure::Reset);
+    /// assert_eq!(e.to_string(), "connection reset by peer");
+    /// ```
+    pub fn new(
+        kind: IoFailure,
+        error: impl Into<alloc::boxed::Box<dyn core::error::Error + Send + Sync>>,
+    ) -> Self {
+        IoError {
+            kind,
+            error: Arc::from(error.into()),
+        }
+    }
+
+    /// The class of failure.
+    pub fn kind(&self) -> IoFailure {
+        self.kind
+    }
+
+    /// The error itself.
+    pub fn get_ref(&self) -> &(dyn core::error::Error + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The `std::io::Error` it was made from, if it was.
+    #[cfg(feature = "std")]
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        self.error.downcast_ref()
+    }
+}
+
+impl fmt::Debug for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoError")
+            .field("kind", &self.kind)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+/// Two errors are equal when they are the same error, or of the same
+/// class with the same message.
+impl PartialEq for IoError {
+    fn eq(&self, other: &Self) -> bool {
+        use alloc::string::ToString;
+        self.kind == other.kind
+            && (Arc::ptr_eq(&self.error, &other.error)
+                || self.error.to_string() == other.error.to_string())
+    }
+}
+
+impl Eq for IoError {}
+
 /// Why a connection ended without being closed by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,22 +172,27 @@ pub enum DisconnectReason {
         /// Bytes of the unfinished frame that had arrived.
         buffered: usize,
     },
-    /// Reading or writing failed.
-    Io {
-        /// The class of failure.
-        kind: IoFailure,
-        /// The operating system's message.
-        message: Arc<str>,
-    },
+    /// Reading or writing failed; [`source`](core::error::Error::source)
+    /// returns the error itself.
+    Io(IoError),
 }
 
 impl DisconnectReason {
-    /// An I/O failure with a message.
-    pub fn io(kind: IoFailure, message: impl Into<Arc<str>>) -> Self {
-        DisconnectReason::Io {
-            kind,
-            message: message.into(),
-        }
+    /// An I/O failure of class `kind`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{DisconnectReason, IoFailure};
+    ///
+    /// let r = DisconnectReason::io(IoFailure::Reset, "connection reset by peer");
+    /// assert_eq!(r.to_string(), "i/o error (Reset): connection reset by peer");
+    /// ```
+    pub fn io(
+        kind: IoFailure,
+        error: impl Into<alloc::boxed::Box<dyn core::error::Error + Send + Sync>>,
+    ) -> Self {
+        DisconnectReason::Io(IoError::new(kind, error))
     }
 }
 
@@ -122,16 +204,26 @@ impl fmt::Display for DisconnectReason {
                 f,
                 "peer closed the connection mid-frame ({buffered} bytes of an unfinished frame)"
             ),
-            DisconnectReason::Io { kind, message } => write!(f, "i/o error ({kind:?}): {message}"),
+            DisconnectReason::Io(e) => write!(f, "i/o error ({:?}): {e}", e.kind()),
         }
     }
 }
 
-impl core::error::Error for DisconnectReason {}
+impl core::error::Error for DisconnectReason {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            DisconnectReason::Io(e) => Some(e.get_ref()),
+            _ => None,
+        }
+    }
+}
 
+/// An I/O error ends the connection: its class is read from its kind, and
+/// the error is kept whole as the reason's `source()`. An unexpected end of
+/// stream is the peer closing.
 #[cfg(feature = "std")]
-impl From<&std::io::Error> for DisconnectReason {
-    fn from(e: &std::io::Error) -> Self {
+impl From<std::io::Error> for DisconnectReason {
+    fn from(e: std::io::Error) -> Self {
         use std::io::ErrorKind as K;
         let kind = match e.kind() {
             K::ConnectionReset => IoFailure::Reset,
@@ -141,7 +233,7 @@ impl From<&std::io::Error> for DisconnectReason {
             K::UnexpectedEof => return DisconnectReason::PeerClosed,
             _ => IoFailure::Other,
         };
-        DisconnectReason::io(kind, alloc::format!("{e}"))
+        DisconnectReason::io(kind, e)
     }
 }
 
@@ -238,15 +330,29 @@ impl core::error::Error for CallError {
     }
 }
 
-/// A call the connection refused, with everything handed back.
-#[derive(Debug)]
-pub struct Rejected<C> {
+/// A call refused at once, with everything handed back: by
+/// [`Connection::call`](crate::Connection::call) (with the caller's
+/// context) and by the adapters' `try_call` (with `C = ()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected<C = ()> {
     /// Why.
     pub error: CallError,
     /// The payload, untouched.
     pub payload: bytes::Bytes,
     /// The caller's context, untouched.
     pub ctx: C,
+}
+
+impl<C> fmt::Display for Rejected<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call refused: {}", self.error)
+    }
+}
+
+impl<C: fmt::Debug> core::error::Error for Rejected<C> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 /// Why [`Connection::respond`](crate::Connection::respond) refused a response.
@@ -310,9 +416,6 @@ pub enum ConfigError {
         /// The smallest usable maximum.
         min: u64,
     },
-    /// A custom header format declared a header longer than
-    /// [`MAX_HEADER_LEN`](crate::MAX_HEADER_LEN).
-    HeaderTooLong(usize),
     /// Watermarks must satisfy `low < warn <= max`.
     Watermarks {
         /// The low watermark (resume).
@@ -324,6 +427,8 @@ pub enum ConfigError {
     },
     /// A duration of zero where a positive one is needed.
     ZeroDuration(&'static str),
+    /// A count of zero where a positive one is needed.
+    Zero(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -336,16 +441,13 @@ impl fmt::Display for ConfigError {
             ConfigError::MaxFrameLengthTooSmall { max, min } => {
                 write!(f, "max frame length {max} is below the minimum {min}")
             }
-            ConfigError::HeaderTooLong(n) => write!(
-                f,
-                "custom header of {n} bytes exceeds {} bytes",
-                crate::MAX_HEADER_LEN
-            ),
             ConfigError::Watermarks { low, warn, max } => write!(
                 f,
                 "watermarks must satisfy low < warn <= max, got low={low} warn={warn} max={max}"
             ),
-            ConfigError::ZeroDuration(what) => write!(f, "{what} must be greater than zero"),
+            ConfigError::ZeroDuration(what) | ConfigError::Zero(what) => {
+                write!(f, "{what} must be greater than zero")
+            }
         }
     }
 }

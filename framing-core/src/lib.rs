@@ -34,14 +34,15 @@
 //!    and commands ([`Connection::call`], [`Connection::respond`], ...).
 //! 2. Drain [`Connection::poll_event`] until `None`: completions,
 //!    requests, `Pause`/`Resume`, `IdleTimeout`, errors.
-//! 3. Write what [`Connection::poll_transmit`] yields (vectored: many
-//!    frames in one write) and report it with [`Connection::advance_transmit`].
+//! 3. Write what [`Connection::poll_transmit`] hands out, a [`bytes::Buf`]
+//!    (vectored: many frames in one write), and `advance` it by the count
+//!    written.
 //! 4. Wait for the socket or until [`Connection::poll_timeout`].
 //!
 //! # Example: a client and a server without any socket
 //!
 //! ```
-//! use bytes::Bytes;
+//! use bytes::{Buf, Bytes};
 //! use core::time::Duration;
 //! use framing_core::{Config, Connection, Event};
 //!
@@ -49,20 +50,20 @@
 //! let mut client: Connection<Duration, &str> = Connection::client(Config::default(), t0);
 //! let mut server: Connection<Duration> = Connection::server(Config::default(), t0);
 //!
-//! let id = client.call(t0, Bytes::from_static(b"ping"), "my call").unwrap();
+//! let id = client.call(t0, "ping", "my call").unwrap();
 //!
-//! // Move the client's bytes to the server.
-//! let wire: Vec<u8> = client.poll_transmit().flatten().copied().collect();
+//! // Move the client's bytes to the server (as if a socket took them all).
+//! let mut out = client.poll_transmit(t0).unwrap();
+//! let wire = out.copy_to_bytes(out.remaining());
 //! assert_eq!(&wire[..8], &[0, 0, 0, 8, 0, 0, 0, id.0 as u8]);
-//! client.advance_transmit(t0, wire.len());
 //! server.handle_read(t0, &wire);
 //!
 //! // The server answers.
 //! let Some(Event::Request { id: req, payload }) = server.poll_event() else { panic!() };
 //! assert_eq!(&payload[..], b"ping");
-//! server.respond(req, Bytes::from_static(b"pong")).unwrap();
-//! let wire: Vec<u8> = server.poll_transmit().flatten().copied().collect();
-//! server.advance_transmit(t0, wire.len());
+//! server.respond(req, "pong").unwrap();
+//! let mut out = server.poll_transmit(t0).unwrap();
+//! let wire = out.copy_to_bytes(out.remaining());
 //! client.handle_read(t0, &wire);
 //!
 //! match client.poll_event() {
@@ -80,7 +81,7 @@
 //! use std::io::{Read, Write};
 //! use std::net::{TcpListener, TcpStream};
 //! use std::time::{Duration, Instant};
-//! use bytes::Bytes;
+//! use bytes::{Buf, Bytes};
 //! use framing_core::{Config, Connection, Event};
 //!
 //! // A one-connection echo server on its own thread, driven the same way.
@@ -99,9 +100,12 @@
 //!                 conn.respond(id, payload).unwrap();
 //!             }
 //!         }
-//!         let out: Vec<u8> = conn.poll_transmit().flatten().copied().collect();
-//!         sock.write_all(&out).unwrap();
-//!         conn.advance_transmit(Instant::now(), out.len());
+//!         if let Some(mut out) = conn.poll_transmit(Instant::now()) {
+//!             while out.has_remaining() {
+//!                 let n = sock.write(out.chunk()).unwrap();
+//!                 out.advance(n);
+//!             }
+//!         }
 //!     }
 //! });
 //!
@@ -112,11 +116,12 @@
 //!     conn.call(Instant::now(), Bytes::from(format!("hello {i}")), i).unwrap();
 //! }
 //! // One vectored write carries all three frames.
+//! let mut out = conn.poll_transmit(Instant::now()).unwrap();
 //! let mut slices = [std::io::IoSlice::new(&[]); 16];
-//! let n = conn.transmit_io_slices(&mut slices);
+//! let n = out.chunks_vectored(&mut slices);
 //! let written = sock.write_vectored(&slices[..n]).unwrap();
-//! conn.advance_transmit(Instant::now(), written);
-//! assert!(!conn.has_transmit(), "loopback takes 51 bytes at once");
+//! out.advance(written);
+//! assert!(conn.poll_transmit(Instant::now()).is_none(), "loopback takes 51 bytes at once");
 //!
 //! let mut answers = Vec::new();
 //! while answers.len() < 3 {
@@ -150,10 +155,8 @@ mod error;
 mod event;
 mod id;
 mod pending;
-mod recent;
 mod stats;
 mod time;
-mod timer;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -167,9 +170,10 @@ pub use config::{
     Config, ConfigBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_LATE_MEMORY, DEFAULT_LOW_BUFFER_BYTES,
     DEFAULT_MAX_BUFFER_BYTES, DEFAULT_WARN_BUFFER_BYTES,
 };
-pub use connection::{Connection, Role, State};
+pub use connection::{Connection, State, Transmit};
 pub use error::{
-    CallError, ConfigError, DisconnectReason, IoFailure, ProtocolError, Rejected, RespondError,
+    CallError, ConfigError, DisconnectReason, IoError, IoFailure, ProtocolError, Rejected,
+    RespondError,
 };
 pub use event::Event;
 pub use id::RpcId;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use framing_core::testkit::pair::{Completion, Pair};
+use framing_core::testkit::take_transmit;
 use framing_core::{
     CallError, CallOptions, Codec, Config, Connection, DisconnectReason, Event, IoFailure,
     LengthCounts, ProtocolError, RespondError, RpcId, State,
@@ -27,9 +28,7 @@ fn server(config: Config) -> Connection<Duration> {
 
 /// Takes everything `conn` has to write, as if the socket took it all.
 fn take_wire<C>(conn: &mut Connection<Duration, C>) -> Vec<u8> {
-    let wire: Vec<u8> = conn.poll_transmit().flatten().copied().collect();
-    conn.advance_transmit(T0, wire.len());
-    wire
+    take_transmit(conn, T0)
 }
 
 fn events<C>(conn: &mut Connection<Duration, C>) -> Vec<Event<C>> {
@@ -168,9 +167,9 @@ fn close_completes_every_pending_call_with_closed_and_drops_unwritten_bytes() {
     assert_eq!(done.len(), 3);
     assert!(done.iter().all(|d| d.result == Err(CallError::Closed)));
     assert!(evs.is_empty(), "no other event: {evs:?}");
-    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.state(), State::Closed(CallError::Closed));
     assert_eq!(c.queued_bytes(), 0);
-    assert!(!c.has_transmit());
+    assert!(c.poll_transmit(T0).is_none());
 }
 
 #[test]
@@ -187,7 +186,7 @@ fn calls_during_a_graceful_shutdown_are_refused_with_shutting_down() {
     let mut c = client(Config::default());
     c.call(T0, Bytes::new(), 1).unwrap();
     c.shutdown(ms(100));
-    assert_eq!(c.state(), State::ShuttingDown);
+    assert_eq!(c.state(), State::ShuttingDown { deadline: ms(100) });
     let rej = c.call(T0, Bytes::from_static(b"no"), 2).unwrap_err();
     assert_eq!(rej.error, CallError::ShuttingDown);
     assert_eq!(rej.ctx, 2);
@@ -206,7 +205,7 @@ fn a_graceful_shutdown_lets_in_flight_calls_finish_then_closes() {
     pair.drive();
     assert_eq!(
         pair.client.state(),
-        State::ShuttingDown,
+        State::ShuttingDown { deadline: ms(1000) },
         "one call still in flight"
     );
     pair.respond(held[1].0, Bytes::from_static(b"B")).unwrap();
@@ -214,7 +213,7 @@ fn a_graceful_shutdown_lets_in_flight_calls_finish_then_closes() {
     let done = pair.take_completions();
     assert_eq!(done.len(), 2);
     assert!(done.iter().all(|d| d.result.is_ok()));
-    assert_eq!(pair.client.state(), State::Closed);
+    assert_eq!(pair.client.state(), State::Closed(CallError::Closed));
     assert!(pair.now() < ms(1000));
 }
 
@@ -231,14 +230,14 @@ fn a_graceful_shutdown_completes_what_is_left_with_closed_at_its_deadline() {
     let done = pair.take_completions();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].result, Err(CallError::Closed));
-    assert_eq!(pair.client.state(), State::Closed);
+    assert_eq!(pair.client.state(), State::Closed(CallError::Closed));
 }
 
 #[test]
 fn a_shutdown_with_nothing_in_flight_closes_at_once() {
     let mut c: Connection<Duration> = client(Config::default());
     c.shutdown(ms(50));
-    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.state(), State::Closed(CallError::Closed));
     assert!(events(&mut c).is_empty());
 }
 
@@ -335,18 +334,26 @@ fn an_io_error_completes_pending_calls_with_disconnected_carrying_the_error() {
     let mut c = client(Config::default());
     c.call(T0, Bytes::new(), 1).unwrap();
     let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
-    c.handle_io_error(T0, DisconnectReason::from(&err));
+    c.handle_io_error(T0, DisconnectReason::from(err));
     let mut evs = events(&mut c);
     let done = completions(&mut evs);
-    match &done[0].result {
-        Err(CallError::Disconnected(DisconnectReason::Io { kind, message })) => {
-            assert_eq!(*kind, IoFailure::Reset);
-            assert!(message.contains("reset by peer"));
+    let reason = match &done[0].result {
+        Err(CallError::Disconnected(reason @ DisconnectReason::Io(e))) => {
+            assert_eq!(e.kind(), IoFailure::Reset);
+            assert!(e.to_string().contains("reset by peer"));
+            // The io::Error is kept whole, as the reason's source.
+            let source = std::error::Error::source(reason).expect("a source");
+            let io = source
+                .downcast_ref::<std::io::Error>()
+                .expect("the io::Error");
+            assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+            assert!(e.io_error().is_some());
+            reason.clone()
         }
         other => panic!("{other:?}"),
-    }
+    };
     assert!(matches!(evs.as_slice(), [Event::Disconnected(_)]));
-    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.state(), State::Closed(CallError::Disconnected(reason)));
 }
 
 #[test]
@@ -537,7 +544,7 @@ fn assert_protocol_failure(c: &mut Connection<Duration, u8>, want: ProtocolError
         matches!(evs.as_slice(), [Event::ProtocolError(p)] if *p == want),
         "{evs:?}"
     );
-    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.state(), State::Closed(CallError::Protocol(want)));
     assert_eq!(c.buffered_bytes(), 0);
 }
 

@@ -5,8 +5,9 @@
 use framing_core::testkit::encode_frame;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use framing_core::testkit::pair::{LinkConfig, Pair};
+use framing_core::testkit::peek_transmit;
 use framing_core::{
     CallError, CallOptions, Codec, Config, Connection, DisconnectReason, Event, ProtocolError,
     RpcId, State, DEFAULT_IDLE_TIMEOUT, DEFAULT_LOW_BUFFER_BYTES, DEFAULT_MAX_BUFFER_BYTES,
@@ -63,10 +64,10 @@ fn resume_is_raised_when_unwritten_bytes_drain_to_the_default_low_watermark() {
         c.call(T0, Bytes::new(), ()).unwrap(); // 32 queued
     }
     events(&mut c);
-    c.advance_transmit(T0, 31);
+    c.poll_transmit(T0).expect("bytes queued").advance(31);
     assert!(events(&mut c).is_empty(), "below warn is not enough");
     assert!(c.is_paused());
-    c.advance_transmit(T0, 1);
+    c.poll_transmit(T0).expect("bytes queued").advance(1);
     assert_eq!(pauses_and_resumes(&events(&mut c)), [('R', 0)]);
     assert!(!c.is_paused());
 }
@@ -78,9 +79,9 @@ fn resume_honours_a_custom_low_watermark() {
         c.call(T0, Bytes::new(), ()).unwrap(); // 32 queued
     }
     events(&mut c);
-    c.advance_transmit(T0, 21); // 11 left
+    c.poll_transmit(T0).expect("bytes queued").advance(21); // 11 left
     assert!(events(&mut c).is_empty());
-    c.advance_transmit(T0, 1); // 10 left
+    c.poll_transmit(T0).expect("bytes queued").advance(1); // 10 left
     assert_eq!(pauses_and_resumes(&events(&mut c)), [('R', 10)]);
 }
 
@@ -92,7 +93,7 @@ fn pause_is_raised_again_on_the_next_crossing_after_a_resume() {
             c.call(T0, Bytes::new(), ()).unwrap();
         }
         let n = c.queued_bytes();
-        c.advance_transmit(T0, n);
+        c.poll_transmit(T0).expect("bytes queued").advance(n);
         assert_eq!(
             pauses_and_resumes(&events(&mut c)),
             [('P', 24), ('R', 0)],
@@ -158,7 +159,7 @@ fn idle_timeout_is_rearmed_by_reading_or_writing() {
     assert_eq!(events(&mut c).len(), 1);
     // Writing counts as activity.
     c.call(ms(150), Bytes::new(), ()).unwrap();
-    c.advance_transmit(ms(150), 8);
+    c.poll_transmit(ms(150)).expect("bytes queued").advance(8);
     assert_eq!(c.poll_timeout(), Some(ms(250)));
     c.handle_timeout(ms(250));
     assert!(matches!(events(&mut c).as_slice(), [Event::IdleTimeout]));
@@ -191,7 +192,10 @@ fn disconnected_is_raised_when_the_peer_closes_between_frames() {
         events(&mut c).as_slice(),
         [Event::Disconnected(DisconnectReason::PeerClosed)]
     ));
-    assert_eq!(c.state(), State::Closed);
+    assert_eq!(
+        c.state(),
+        State::Closed(CallError::Disconnected(DisconnectReason::PeerClosed))
+    );
     assert!(!c.wants_read());
 }
 
@@ -325,7 +329,13 @@ fn protocol_error_event_names_the_offending_length_and_the_limit() {
             max: 100
         })]
     ));
-    assert_eq!(s.state(), State::Closed);
+    assert_eq!(
+        s.state(),
+        State::Closed(CallError::Protocol(ProtocolError::LengthTooLarge {
+            length: 101,
+            max: 100
+        }))
+    );
 }
 
 #[test]
@@ -374,7 +384,7 @@ fn by_default_frames_are_a_4_byte_big_endian_length_of_id_and_payload_then_a_4_b
         (),
     )
     .unwrap();
-    let wire: Vec<u8> = c.poll_transmit().flatten().copied().collect();
+    let wire = peek_transmit(&mut c, T0);
     assert_eq!(wire, [0, 0, 0, 7, 1, 2, 3, 4, b'a', b'b', b'c']);
 }
 
@@ -397,7 +407,7 @@ fn by_default_pause_comes_above_512_kib_unwritten() {
     c.call(T0, Bytes::new(), ()).unwrap();
     assert_eq!(pauses_and_resumes(&events(&mut c)), [('P', 512 * KIB + 8)]);
     let n = c.queued_bytes();
-    c.advance_transmit(T0, n);
+    c.poll_transmit(T0).expect("bytes queued").advance(n);
     assert_eq!(pauses_and_resumes(&events(&mut c)), [('R', 0)]);
 }
 

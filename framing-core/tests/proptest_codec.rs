@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use framing_core::testkit::pair::Chunker;
 use framing_core::testkit::strategies::{chunk_sizes, codec, payload_for, rpc_id_for};
+use framing_core::testkit::{peek_transmit, take_transmit};
 use framing_core::{CallOptions, Codec, Config, Connection, Event, RpcId, MAX_HEADER_LEN};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -72,7 +73,7 @@ proptest! {
         for (i, p) in payloads.iter().enumerate() {
             ids.push(client.call(T0, p.clone(), i).unwrap());
         }
-        let wire: Vec<u8> = client.poll_transmit().flatten().copied().collect();
+        let wire = peek_transmit(&mut client, T0);
         prop_assert_eq!(wire.len(), client.queued_bytes());
         let header_len = codec.standard().unwrap().header_len();
         let expected_len: usize = payloads.iter().map(|p| header_len + p.len()).sum();
@@ -172,8 +173,7 @@ proptest! {
                 }
             }
         }
-        let wire: Vec<u8> = client.poll_transmit().flatten().copied().collect();
-        client.advance_transmit(T0, wire.len());
+        let wire = take_transmit(&mut client, T0);
         prop_assert_eq!(client.queued_bytes(), 0);
 
         let mut server: Connection<Duration> = Connection::server(config(&codec), T0);
@@ -197,8 +197,7 @@ proptest! {
             server.respond(sid, sent[&cid].1.clone()).unwrap();
         }
         prop_assert_eq!(server.outstanding_requests(), 0);
-        let back: Vec<u8> = server.poll_transmit().flatten().copied().collect();
-        server.advance_transmit(T0, back.len());
+        let back = take_transmit(&mut server, T0);
         feed(&mut client, &back, &mut Chunker::sizes(sizes_out), &[true, false]);
 
         let mut done = BTreeMap::new();

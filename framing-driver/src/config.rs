@@ -1,4 +1,5 @@
-//! Adapter settings: the core's [`framing_core::Config`] plus the socket.
+//! Adapter settings: the core's [`framing_core::Config`] plus the socket and
+//! the driver, built and checked like the core's.
 
 use std::time::Duration;
 
@@ -12,8 +13,13 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(1);
 /// Default cap on requests a server connection handles at once; past it
 /// the server stops reading until some are answered.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 65_536;
+/// Default number of events a subscriber may fall behind before it misses
+/// some (and is told how many with `EventKind::Lagged`). Events are rare
+/// (watermarks, idle, errors): 256 is far more than a live subscriber lags.
+pub const DEFAULT_EVENT_CAPACITY: usize = 256;
 
-/// Settings of a client or server connection.
+/// Settings of a client or server connection. Build with
+/// [`Config::builder`]; a `Config` is always valid.
 ///
 /// # Examples
 ///
@@ -21,28 +27,27 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 65_536;
 /// use std::time::Duration;
 /// use framing_driver::Config;
 ///
-/// let mut config = Config::default();
-/// config.connect_timeout = Duration::from_secs(1);
-/// config.core = framing_core::Config::builder()
-///     .call_timeout(Some(Duration::from_millis(500)))
+/// let config = Config::builder()
+///     .connect_timeout(Duration::from_secs(1))
+///     .core(
+///         framing_core::Config::builder()
+///             .call_timeout(Some(Duration::from_millis(500)))
+///             .build()
+///             .unwrap(),
+///     )
 ///     .build()
 ///     .unwrap();
-/// assert!(config.nodelay);
+/// assert!(config.nodelay());
+/// assert_eq!(config.connect_timeout(), Duration::from_secs(1));
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Config {
-    /// Framing, watermarks, limits and timeouts (see [`framing_core::Config`]).
-    pub core: framing_core::Config,
-    /// How long `connect` waits (default 5 s).
-    pub connect_timeout: Duration,
-    /// TCP_NODELAY (default on).
-    pub nodelay: bool,
-    /// TCP keepalive: delay before the first probe, `None` to disable
-    /// (default 1 s).
-    pub keepalive: Option<Duration>,
-    /// Server: requests handled at once per connection (default 65,536).
-    pub max_in_flight: usize,
+    core: framing_core::Config,
+    connect_timeout: Duration,
+    nodelay: bool,
+    keepalive: Option<Duration>,
+    max_in_flight: usize,
+    event_capacity: usize,
 }
 
 impl Default for Config {
@@ -53,27 +58,146 @@ impl Default for Config {
             nodelay: true,
             keepalive: Some(DEFAULT_KEEPALIVE),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }
 
 impl Config {
-    /// The defaults with this core configuration.
-    pub fn with_core(core: framing_core::Config) -> Self {
-        Config {
-            core,
-            ..Config::default()
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
         }
     }
 
-    /// Checks the adapter-level settings.
+    /// Framing, watermarks, limits and timeouts (see [`framing_core::Config`]).
+    pub fn core(&self) -> &framing_core::Config {
+        &self.core
+    }
+    /// How long `connect` waits (default 5 s).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+    /// TCP_NODELAY (default on).
+    pub fn nodelay(&self) -> bool {
+        self.nodelay
+    }
+    /// TCP keepalive: delay before the first probe, `None` when disabled
+    /// (default 1 s).
+    pub fn keepalive(&self) -> Option<Duration> {
+        self.keepalive
+    }
+    /// Server: requests handled at once per connection (default 65,536).
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+    /// Events a subscriber may fall behind before it misses some (default
+    /// 256).
+    pub fn event_capacity(&self) -> usize {
+        self.event_capacity
+    }
+}
+
+/// Checked builder for [`Config`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until built"]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// The core's settings (default: [`framing_core::Config::default`]).
+    pub fn core(mut self, core: framing_core::Config) -> Self {
+        self.config.core = core;
+        self
+    }
+    /// How long `connect` waits for the handshake (default 5 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.config.connect_timeout = t;
+        self
+    }
+    /// TCP_NODELAY (default on).
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.config.nodelay = on;
+        self
+    }
+    /// TCP keepalive: delay before the first probe, `None` to disable
+    /// (default 1 s).
+    pub fn keepalive(mut self, after: Option<Duration>) -> Self {
+        self.config.keepalive = after;
+        self
+    }
+    /// Server: requests handled at once per connection (default 65,536).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight = n;
+        self
+    }
+    /// Events a subscriber may fall behind before it misses some (default
+    /// 256).
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.config.event_capacity = n;
+        self
+    }
+
+    /// Checks the settings.
     ///
     /// # Errors
-    /// [`ConfigError::ZeroDuration`] for a zero connect timeout.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.connect_timeout.is_zero() {
+    /// [`ConfigError::ZeroDuration`] for a zero connect timeout or keepalive;
+    /// [`ConfigError::Zero`] for zero requests in flight or event capacity.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        if c.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroDuration("connect timeout"));
         }
-        Ok(())
+        if c.keepalive == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroDuration("keepalive"));
+        }
+        if c.max_in_flight == 0 {
+            return Err(ConfigError::Zero("max_in_flight"));
+        }
+        if c.event_capacity == 0 {
+            return Err(ConfigError::Zero("event_capacity"));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_node_librarys() {
+        let c = Config::default();
+        assert_eq!(c.connect_timeout(), Duration::from_secs(5));
+        assert_eq!(c.keepalive(), Some(Duration::from_secs(1)));
+        assert!(c.nodelay());
+    }
+
+    #[test]
+    fn zero_settings_are_refused_when_built() {
+        let zero = Duration::ZERO;
+        let cases = [
+            (
+                Config::builder().connect_timeout(zero).build(),
+                ConfigError::ZeroDuration("connect timeout"),
+            ),
+            (
+                Config::builder().keepalive(Some(zero)).build(),
+                ConfigError::ZeroDuration("keepalive"),
+            ),
+            (
+                Config::builder().max_in_flight(0).build(),
+                ConfigError::Zero("max_in_flight"),
+            ),
+            (
+                Config::builder().event_capacity(0).build(),
+                ConfigError::Zero("event_capacity"),
+            ),
+        ];
+        for (built, want) in cases {
+            assert_eq!(built.unwrap_err(), want);
+        }
     }
 }

@@ -1,12 +1,16 @@
-//! Lifecycle and watermark events, published to every subscriber.
+//! Lifecycle and watermark events, published to every subscriber over a
+//! bounded broadcast channel.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
-use framing_core::{DisconnectReason, ProtocolError, RpcId};
-use tokio::sync::mpsc;
+use bytes::Bytes;
+use framing_core::{CallError, DisconnectReason, Event, ProtocolError, RpcId};
+use tokio::sync::broadcast;
+
+use crate::runtime::BoxFuture;
 
 /// An event of one connection, with the peer's address (as the Node
 /// library's events carried host and port).
@@ -50,53 +54,186 @@ pub enum EventKind {
     },
     /// The peer broke the protocol; the connection failed.
     ProtocolError(ProtocolError),
+    /// This subscriber fell more than the configured `event_capacity`
+    /// events behind and missed the oldest `missed` of them (other
+    /// subscribers are not affected).
+    Lagged {
+        /// Events this subscriber will never see.
+        missed: u64,
+    },
 }
 
-/// The set of subscribers of one connection.
-#[derive(Debug, Default)]
+/// A core event, split by where it goes.
+#[derive(Debug)]
+pub(crate) enum Routed<C> {
+    /// To subscribers.
+    Event(EventKind),
+    /// To the caller waiting for this call (client).
+    Completed {
+        ctx: C,
+        result: Result<Bytes, CallError>,
+    },
+    /// To the handler (server).
+    Request { id: RpcId, payload: Bytes },
+}
+
+impl<C> Routed<C> {
+    /// The one conversion from the core's events to the adapters'. `None`
+    /// for a kind of event this driver does not know (the core's enum is
+    /// non-exhaustive): it is not published.
+    pub(crate) fn route(ev: Event<C>) -> Option<Self> {
+        let kind = match ev {
+            Event::Completed { ctx, result, .. } => return Some(Routed::Completed { ctx, result }),
+            Event::Request { id, payload } => return Some(Routed::Request { id, payload }),
+            Event::Pause { queued } => EventKind::Pause { queued },
+            Event::Resume { queued } => EventKind::Resume { queued },
+            Event::IdleTimeout => EventKind::IdleTimeout,
+            Event::UnknownResponse { id, late } => EventKind::UnknownResponse { id, late },
+            Event::ProtocolError(p) => EventKind::ProtocolError(p),
+            Event::Disconnected(r) => EventKind::Disconnected { last_error: r },
+            _ => return None,
+        };
+        Some(Routed::Event(kind))
+    }
+}
+
+/// The subscribers of one connection (or of every connection of a
+/// server). The channel is made on the first subscription, so a
+/// connection nobody listens to holds no event buffer.
+#[derive(Debug)]
 pub(crate) struct Subscribers {
-    senders: Mutex<Vec<mpsc::UnboundedSender<ConnectionEvent>>>,
+    tx: Mutex<Slot>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// Nobody subscribed yet.
+    Idle,
+    Open(broadcast::Sender<ConnectionEvent>),
+    /// The connection is gone: new subscribers get an ended stream.
+    Closed,
 }
 
 impl Subscribers {
-    pub(crate) fn subscribe(&self) -> Events {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().push(tx);
-        Events { rx }
+    pub(crate) fn new(capacity: usize) -> Self {
+        Subscribers {
+            tx: Mutex::new(Slot::Idle),
+            capacity,
+        }
+    }
+
+    pub(crate) fn subscribe(&self, peer: Option<SocketAddr>) -> Events {
+        let mut slot = self.lock();
+        let rx = match &*slot {
+            Slot::Open(tx) => tx.subscribe(),
+            Slot::Idle => {
+                let (tx, rx) = broadcast::channel(self.capacity);
+                *slot = Slot::Open(tx);
+                rx
+            }
+            // The sender is dropped at once: the stream ends.
+            Slot::Closed => broadcast::channel(1).1,
+        };
+        Events {
+            rx: Some(rx),
+            peer,
+            next: None,
+        }
     }
 
     pub(crate) fn publish(&self, event: ConnectionEvent) {
-        let mut senders = self.lock();
-        senders.retain(|tx| tx.send(event.clone()).is_ok());
+        if let Slot::Open(tx) = &*self.lock() {
+            // No receiver left is not an error: nobody listens.
+            let _ = tx.send(event);
+        }
     }
 
-    /// Ends every subscriber's stream.
+    /// Ends every subscriber's stream after the events already sent.
     pub(crate) fn close(&self) {
-        self.lock().clear();
+        *self.lock() = Slot::Closed;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<ConnectionEvent>>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.senders.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        // A panic while holding this lock cannot leave the slot inconsistent.
+        self.tx.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+type Next = BoxFuture<
+    'static,
+    (
+        broadcast::Receiver<ConnectionEvent>,
+        Result<ConnectionEvent, broadcast::error::RecvError>,
+    ),
+>;
+
 /// A stream of [`ConnectionEvent`]s, from subscription on; it ends when
-/// the connection's driver has finished.
-#[derive(Debug)]
+/// the connection's driver has finished. Bounded: a subscriber that falls
+/// more than `event_capacity` events behind misses the oldest and gets an
+/// [`EventKind::Lagged`] saying how many.
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<ConnectionEvent>,
+    /// `None` while `next` holds it.
+    rx: Option<broadcast::Receiver<ConnectionEvent>>,
+    peer: Option<SocketAddr>,
+    /// A receive in progress, when polled as a `Stream`.
+    next: Option<Next>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Events {
     /// The next event, or `None` once the connection is gone.
     pub async fn recv(&mut self) -> Option<ConnectionEvent> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The next event if one is ready.
     pub fn try_recv(&mut self) -> Option<ConnectionEvent> {
-        self.rx.try_recv().ok()
+        use broadcast::error::TryRecvError;
+        let rx = self.rx.as_mut()?;
+        match rx.try_recv() {
+            Ok(ev) => Some(ev),
+            Err(TryRecvError::Lagged(missed)) => Some(self.lagged(missed)),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+        }
+    }
+
+    fn lagged(&self, missed: u64) -> ConnectionEvent {
+        ConnectionEvent {
+            peer: self.peer,
+            kind: EventKind::Lagged { missed },
+        }
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<ConnectionEvent>> {
+        use broadcast::error::RecvError;
+        let next = match &mut self.next {
+            Some(next) => next,
+            None => {
+                let Some(mut rx) = self.rx.take() else {
+                    return Poll::Ready(None);
+                };
+                self.next.insert(Box::pin(async move {
+                    let result = rx.recv().await;
+                    (rx, result)
+                }))
+            }
+        };
+        let (rx, result) = std::task::ready!(next.as_mut().poll(cx));
+        self.next = None;
+        self.rx = Some(rx);
+        Poll::Ready(match result {
+            Ok(ev) => Some(ev),
+            Err(RecvError::Lagged(missed)) => Some(self.lagged(missed)),
+            Err(RecvError::Closed) => None,
+        })
     }
 }
 
@@ -104,6 +241,6 @@ impl futures_core::Stream for Events {
     type Item = ConnectionEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        self.poll_recv(cx)
     }
 }

@@ -38,18 +38,36 @@ mod timer;
 #[cfg(feature = "tower")]
 mod tower;
 
-pub use client::{CallFuture, Client, Refused};
-pub use config::{Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{CallFuture, Client};
+pub use config::{
+    Config, ConfigBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_KEEPALIVE,
+    DEFAULT_MAX_IN_FLIGHT,
+};
 pub use error::ConnectError;
 pub use event::{ConnectionEvent, EventKind, Events};
 pub use runtime::{Runtime, WrapStream};
 pub use server::Server;
 
-pub use bytes::Bytes;
-/// The core's settings (framing, watermarks, limits, timeouts), the
-/// `core` field of [`Config`].
-pub use framing_core::Config as CoreConfig;
-pub use framing_core::{
-    CallError, CallOptions, Codec, CodecBuilder, DisconnectReason, Endian, IoFailure, LengthCounts,
-    ProtocolError, RpcId, Stats,
-};
+#[doc(hidden)]
+pub use socket2;
+
+/// Everything a user of an adapter names, besides the adapter's own
+/// `Client`, `Server` and runtime types: each adapter re-exports this
+/// module whole (`pub use framing_driver::api::*`), so the three cannot
+/// drift apart.
+pub mod api {
+    pub use crate::{
+        CallFuture, Config, ConfigBuilder, ConnectError, ConnectionEvent, EventKind, Events,
+    };
+    pub use bytes::Bytes;
+    /// The core's settings (framing, watermarks, limits, timeouts), the
+    /// `core` of a [`Config`].
+    pub use framing_core::Config as CoreConfig;
+    /// The checked builder of [`CoreConfig`].
+    pub use framing_core::ConfigBuilder as CoreConfigBuilder;
+    pub use framing_core::{
+        CallError, CallOptions, Codec, CodecBuilder, ConfigError, DisconnectReason, Endian,
+        IoError, IoFailure, LengthCounts, ProtocolError, Rejected, RpcId, Stats,
+    };
+}
+pub use api::*;

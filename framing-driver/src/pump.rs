@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Buf;
 use framing_core::Connection;
 
 use crate::clock::TurnClock;
@@ -145,7 +146,7 @@ impl<S: Io> Pump<S> {
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
             Poll::Ready(Err(e)) => {
                 self.read_done = true;
-                core.handle_io_error(clock.now(), (&e).into());
+                core.handle_io_error(clock.now(), e.into());
                 true
             }
             Poll::Pending => false,
@@ -164,7 +165,7 @@ impl<S: Io> Pump<S> {
         core: &mut Connection<Instant, C>,
         expect_more: bool,
     ) -> Write {
-        if expect_more && core.has_transmit() && !self.deferred {
+        if expect_more && core.queued_bytes() > 0 && !self.deferred {
             self.deferred = true;
             return Write::Yield;
         }
@@ -183,31 +184,42 @@ impl<S: Io> Pump<S> {
         core: &mut Connection<Instant, C>,
     ) -> bool {
         let mut progress = false;
-        if !(core.has_transmit() || self.needs_flush) || !self.waker.should_poll(cx, Side::Write) {
+        if !(core.queued_bytes() > 0 || self.needs_flush)
+            || !self.waker.should_poll(cx, Side::Write)
+        {
             return false;
         }
         let mut wcx = self.waker.context();
-        while core.has_transmit() {
+        while core.queued_bytes() > 0 {
+            let now = clock.now();
             let result = {
-                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-                let n = core.transmit_io_slices(&mut slices);
-                Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n])
+                let Some(mut out) = core.poll_transmit(now) else {
+                    break;
+                };
+                let result = {
+                    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                    let n = out.chunks_vectored(&mut slices);
+                    Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n])
+                };
+                if let Poll::Ready(Ok(n)) = result {
+                    out.advance(n);
+                }
+                result
             };
             self.waker.polled(Side::Write, result.is_pending());
             match result {
                 Poll::Ready(Ok(0)) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "stream accepted no bytes");
-                    core.handle_io_error(clock.now(), (&e).into());
+                    core.handle_io_error(now, e.into());
                     return true;
                 }
-                Poll::Ready(Ok(n)) => {
-                    core.advance_transmit(clock.now(), n);
+                Poll::Ready(Ok(_)) => {
                     self.needs_flush = true;
                     progress = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
-                    core.handle_io_error(clock.now(), (&e).into());
+                    core.handle_io_error(now, e.into());
                     return true;
                 }
                 Poll::Pending => return progress,
@@ -219,7 +231,7 @@ impl<S: Io> Pump<S> {
             match result {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
                 Poll::Ready(Err(e)) => {
-                    core.handle_io_error(clock.now(), (&e).into());
+                    core.handle_io_error(clock.now(), e.into());
                     return true;
                 }
                 Poll::Pending => {}

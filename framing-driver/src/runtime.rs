@@ -37,6 +37,12 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     /// The runtime for the current context (e.g. the current tokio handle).
     fn current() -> Self;
 
+    /// The runtime's clock, read in the runtime's context: every instant
+    /// the driver hands the core and the timer comes from here, never from
+    /// `Instant::now()` directly, so that a simulated runtime (tokio's
+    /// paused clock, turmoil) can drive time.
+    fn now() -> Instant;
+
     /// Runs a future in the background.
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static);
 
@@ -55,8 +61,9 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     /// The listener's address.
     fn local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr>;
 
-    /// Socket options access for a TCP stream.
-    fn socket(stream: &Self::TcpStream) -> socket2::SockRef<'_>;
+    /// Socket options access for a TCP stream, `None` when it is not a
+    /// real socket (a simulated network): options are then left alone.
+    fn socket(stream: &Self::TcpStream) -> Option<socket2::SockRef<'_>>;
 }
 
 /// Turns a stream of the runtime into an [`Io`]: tokio streams get a thin
@@ -66,6 +73,80 @@ pub trait WrapStream<S> {
     type Wrapped: Io;
     /// Wraps `stream`.
     fn wrap(stream: S) -> Self::Wrapped;
+}
+
+/// Implements [`Runtime`] and [`WrapStream`] for a runtime built on
+/// async-io (feature `async-io`): smol and async-std share this one
+/// implementation and differ only in their TCP types and how they spawn.
+///
+/// ```ignore
+/// framing_driver::async_io_runtime! {
+///     /// The smol runtime.
+///     Smol, smol::net::TcpStream, smol::net::TcpListener, |fut| smol::spawn(fut).detach()
+/// }
+/// ```
+#[cfg(feature = "async-io")]
+#[macro_export]
+macro_rules! async_io_runtime {
+    ($(#[$doc:meta])* $name:ident, $stream:ty, $listener:ty, |$fut:ident| $spawn:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name;
+
+        impl $crate::runtime::Runtime for $name {
+            type TcpStream = $stream;
+            type TcpListener = $listener;
+            type Timer = $crate::runtime::AsyncIoTimer;
+
+            fn current() -> Self {
+                $name
+            }
+
+            fn now() -> ::std::time::Instant {
+                ::std::time::Instant::now()
+            }
+
+            fn spawn(&self, $fut: impl ::std::future::Future<Output = ()> + Send + 'static) {
+                $spawn;
+            }
+
+            fn timer(&self, deadline: ::std::time::Instant) -> $crate::runtime::AsyncIoTimer {
+                $crate::runtime::AsyncIoTimer::at(deadline)
+            }
+
+            fn connect(
+                &self,
+                addr: ::std::net::SocketAddr,
+            ) -> $crate::runtime::BoxFuture<'static, ::std::io::Result<$stream>> {
+                Box::pin(<$stream>::connect(addr))
+            }
+
+            fn accept<'a>(
+                &self,
+                listener: &'a $listener,
+            ) -> $crate::runtime::BoxFuture<'a, ::std::io::Result<($stream, ::std::net::SocketAddr)>>
+            {
+                Box::pin(listener.accept())
+            }
+
+            fn local_addr(listener: &$listener) -> ::std::io::Result<::std::net::SocketAddr> {
+                listener.local_addr()
+            }
+
+            fn socket(stream: &$stream) -> Option<$crate::socket2::SockRef<'_>> {
+                Some($crate::socket2::SockRef::from(stream))
+            }
+        }
+
+        /// Any futures-io stream (Unix sockets, TLS streams, ...) is used as
+        /// it is.
+        impl<S: $crate::runtime::Io> $crate::runtime::WrapStream<S> for $name {
+            type Wrapped = S;
+            fn wrap(stream: S) -> S {
+                stream
+            }
+        }
+    };
 }
 
 /// [`Timer`] on async-io's reactor (feature `async-io`), shared by the smol

@@ -55,11 +55,7 @@ mod runtime;
 
 pub use runtime::Smol;
 
-pub use framing_driver::{
-    Bytes, CallError, CallFuture, CallOptions, Codec, CodecBuilder, Config, ConnectError,
-    ConnectionEvent, CoreConfig, DisconnectReason, Endian, EventKind, Events, LengthCounts,
-    ProtocolError, Refused, RpcId, Stats,
-};
+pub use framing_driver::api::*;
 
 /// A framed RPC client on smol. See [`framing_driver::Client`].
 pub type Client = framing_driver::Client<Smol>;

@@ -89,6 +89,12 @@ impl Runtime for Tokio {
         Tokio(tokio::runtime::Handle::current())
     }
 
+    /// tokio's clock: the system's monotonic clock, or a paused clock
+    /// under `tokio::time::pause` and simulators built on it (turmoil).
+    fn now() -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
         self.0.spawn(fut);
     }
@@ -116,8 +122,8 @@ impl Runtime for Tokio {
         listener.local_addr()
     }
 
-    fn socket(stream: &Self::TcpStream) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(&stream.0)
+    fn socket(stream: &Self::TcpStream) -> Option<socket2::SockRef<'_>> {
+        Some(socket2::SockRef::from(&stream.0))
     }
 }
 

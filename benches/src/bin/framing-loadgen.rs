@@ -109,7 +109,10 @@ fn run(args: &Args) -> Result<(), String> {
             .warn_buffer_bytes(max / 2)
             .build()
             .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
-        harness.framing_config = framing_driver::Config::with_core(core);
+        harness.framing_config = framing_driver::Config::builder()
+            .core(core)
+            .build()
+            .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
     }
     let mut addrs = Vec::new();
     for &kind in &args.runtime {

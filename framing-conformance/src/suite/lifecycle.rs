@@ -104,8 +104,10 @@ pub async fn a_handshake_that_never_completes_is_a_connect_timeout<R: TestRuntim
     }
     sleep::<R>(Duration::from_millis(50)).await;
 
-    let mut config = Config::default();
-    config.connect_timeout = Duration::from_millis(300);
+    let config = Config::builder()
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .expect("a valid config");
     let start = Instant::now();
     let result = within::<R, _>(
         WAIT,

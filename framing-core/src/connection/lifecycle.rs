@@ -1,84 +1,106 @@
-//! The end of a connection: graceful shutdown, close, and failing with an error.
+//! The life of a connection: open, shutting down, closed and why.
 
-use super::{Connection, Phase};
-use crate::{CallError, DisconnectReason, Event, ProtocolError, RpcId, Timestamp};
+use super::Connection;
+use crate::{CallError, Event, RpcId, Timestamp};
 
-// Only named by an intra-doc link (in `shutdown`).
-#[cfg(doc)]
-use super::State;
+/// Where a connection is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State<T> {
+    /// Working.
+    Open,
+    /// A graceful shutdown is under way: no new calls; calls and requests
+    /// in flight may finish until `deadline`.
+    ShuttingDown {
+        /// When whatever is still in flight is closed.
+        deadline: T,
+    },
+    /// Finished: the driver should close the socket. The error is what
+    /// every call still pending completed with, and what later calls are
+    /// refused with: [`CallError::Closed`] after `close()` or a graceful
+    /// shutdown, [`CallError::Disconnected`] or [`CallError::Protocol`]
+    /// when the connection failed.
+    Closed(CallError),
+}
 
 impl<T: Timestamp, C> Connection<T, C> {
+    /// Where the connection is in its life. A graceful shutdown is
+    /// [`State::Closed`] as soon as nothing is pending, left to write or
+    /// left to answer.
+    pub fn state(&self) -> State<T> {
+        if self.shutdown_done() {
+            State::Closed(CallError::Closed)
+        } else {
+            self.state.clone()
+        }
+    }
+
+    /// Whether the connection has finished (see [`state`](Self::state)).
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        match self.state {
+            State::Open => false,
+            State::ShuttingDown { .. } => self.shutdown_done(),
+            State::Closed(_) => true,
+        }
+    }
+
+    /// A graceful shutdown has nothing left to wait for. Once true it stays
+    /// true: no call is accepted, no request read and no answer queued
+    /// after a shutdown completes.
+    fn shutdown_done(&self) -> bool {
+        matches!(self.state, State::ShuttingDown { .. })
+            && self.pending.live() == 0
+            && self.queue.is_empty()
+            && self.requests.outstanding() == 0
+    }
+
     /// Starts a graceful shutdown: new calls are refused with
     /// `ShuttingDown`; in-flight calls may finish until `deadline`, when
     /// the rest complete with `Closed`. The state becomes
     /// [`State::Closed`] once nothing is pending or left to write. A server
     /// stops reading requests and closes once every request it received is
-    /// answered and written (or at the deadline).
+    /// answered and written (or at the deadline). A second call can only
+    /// bring the deadline forward.
     pub fn shutdown(&mut self, deadline: T) {
-        match self.phase {
-            Phase::Open => self.phase = Phase::ShuttingDown { deadline },
-            Phase::ShuttingDown { deadline: d } if deadline < d => {
-                self.phase = Phase::ShuttingDown { deadline }
+        match self.state {
+            State::Open => self.state = State::ShuttingDown { deadline },
+            State::ShuttingDown { deadline: d } if deadline < d => {
+                self.state = State::ShuttingDown { deadline }
             }
             _ => {}
         }
-        self.check_shutdown_done();
     }
 
     /// Closes at once: every pending call completes with `Closed`, unwritten
     /// bytes are dropped, and no `Disconnected` event follows.
     pub fn close(&mut self) {
         if !self.is_closed() {
-            self.fail(Failure::Closed);
+            self.fail(CallError::Closed);
         }
     }
 
-    pub(super) fn check_shutdown_done(&mut self) {
-        if let Phase::ShuttingDown { .. } = self.phase {
-            if self.pending.live() == 0 && self.queue.is_empty() && self.outstanding_requests == 0 {
-                self.phase = Phase::Closed;
-                self.release();
-            }
-        }
-    }
-
-    /// Ends the connection: every pending call completes with the error the
-    /// failure implies, and its event (if any) is raised.
-    pub(super) fn fail(&mut self, failure: Failure) {
-        let error = match &failure {
-            Failure::Closed => CallError::Closed,
-            Failure::Protocol(p) => CallError::Protocol(*p),
-            Failure::Disconnected(r) => CallError::Disconnected(r.clone()),
-        };
+    /// Ends the connection with `reason`: every pending call completes with
+    /// it, and a failure raises its event (`ProtocolError`, `Disconnected`).
+    pub(super) fn fail(&mut self, reason: CallError) {
         let (events, stats) = (&mut self.events, &mut self.stats);
-        self.pending.drain(true, |key, ctx| {
+        self.pending.drain(|key, ctx| {
             stats.failed += 1;
             events.push_back(Event::Completed {
                 id: RpcId(key),
                 ctx,
-                result: Err(error.clone()),
+                result: Err(reason.clone()),
             });
         });
-        match failure {
-            Failure::Closed => {}
-            Failure::Protocol(p) => self.events.push_back(Event::ProtocolError(p)),
-            Failure::Disconnected(r) => self.events.push_back(Event::Disconnected(r)),
+        match &reason {
+            CallError::Protocol(p) => self.events.push_back(Event::ProtocolError(*p)),
+            CallError::Disconnected(r) => self.events.push_back(Event::Disconnected(r.clone())),
+            _ => {}
         }
-        self.phase = Phase::Closed;
+        self.state = State::Closed(reason);
+        // Nothing more can be read, written or answered: free it all.
         self.queue.clear();
-        self.release();
-    }
-
-    fn release(&mut self) {
-        self.outstanding_requests = 0;
-        self.pending.clear_deadlines();
+        self.pending.clear();
         self.decoder.clear();
-        self.replies.clear();
+        self.requests.clear();
     }
-}
-
-pub(super) enum Failure {
-    Closed,
-    Protocol(ProtocolError),
-    Disconnected(DisconnectReason),
 }

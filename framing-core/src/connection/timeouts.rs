@@ -1,7 +1,6 @@
 //! Time: call deadlines, the idle timeout and the shutdown deadline.
 
-use super::lifecycle::Failure;
-use super::{Connection, Phase};
+use super::{Connection, State};
 use crate::{CallError, Event, RpcId, Timestamp};
 
 impl<T: Timestamp, C> Connection<T, C> {
@@ -20,41 +19,32 @@ impl<T: Timestamp, C> Connection<T, C> {
                 result: Err(CallError::DeadlineExceeded),
             });
         }
-        if let Some(idle_at) = self.idle_deadline() {
-            if now >= idle_at {
-                self.idle_fired = true;
-                self.events.push_back(Event::IdleTimeout);
+        if self.idle_deadline().is_some_and(|at| now >= at) {
+            self.idle_fired = true;
+            self.events.push_back(Event::IdleTimeout);
+        }
+        if let State::ShuttingDown { deadline } = self.state {
+            if now >= deadline && !self.is_closed() {
+                self.fail(CallError::Closed);
             }
         }
-        if let Phase::ShuttingDown { deadline } = self.phase {
-            if now >= deadline {
-                self.fail(Failure::Closed);
-                return;
-            }
-        }
-        self.check_shutdown_done();
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout)
     /// has something to do, or `None`.
+    #[must_use = "sleep until this instant, then call handle_timeout"]
     pub fn poll_timeout(&mut self) -> Option<T> {
         if self.is_closed() {
             return None;
         }
-        let mut next = self.pending.next_deadline();
-        for t in [
-            self.idle_deadline(),
-            match self.phase {
-                Phase::ShuttingDown { deadline } => Some(deadline),
-                _ => None,
-            },
-        ]
-        .into_iter()
-        .flatten()
-        {
-            next = Some(next.map_or(t, |n| n.min(t)));
-        }
-        next
+        let shutdown = match self.state {
+            State::ShuttingDown { deadline } => Some(deadline),
+            _ => None,
+        };
+        [self.pending.next_deadline(), self.idle_deadline(), shutdown]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn idle_deadline(&self) -> Option<T> {
@@ -64,6 +54,7 @@ impl<T: Timestamp, C> Connection<T, C> {
         }
     }
 
+    /// Something was read or written: the idle clock restarts.
     pub(super) fn touch(&mut self, now: T) {
         self.last_activity = now;
         self.idle_fired = false;

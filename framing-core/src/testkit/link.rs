@@ -5,7 +5,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::Connection;
 
@@ -154,21 +154,16 @@ impl Link {
         from: &mut Connection<Duration, C>,
     ) -> bool {
         let room = self.config.capacity.saturating_sub(self.in_flight_bytes);
-        let mut taken = Vec::new();
-        for chunk in from.poll_transmit() {
-            let want = room - taken.len();
-            if want == 0 {
-                break;
-            }
-            taken.extend_from_slice(&chunk[..chunk.len().min(want)]);
-        }
         let mut moved = false;
-        if !taken.is_empty() {
-            from.advance_transmit(now, taken.len());
-            self.push(now, &taken);
-            moved = true;
+        if let Some(mut out) = from.poll_transmit(now) {
+            let take = room.min(out.remaining());
+            if take > 0 {
+                let taken = out.copy_to_bytes(take);
+                self.push(now, &taken);
+                moved = true;
+            }
         }
-        if from.is_closed() && !from.has_transmit() && self.eof_at.is_none() {
+        if from.is_closed() && from.queued_bytes() == 0 && self.eof_at.is_none() {
             self.eof_at = Some(now.saturating_add(self.config.delay));
             moved = true;
         }

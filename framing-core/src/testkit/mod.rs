@@ -108,3 +108,46 @@ pub fn encode_frame(codec: &crate::Codec, id: u64, payload: &[u8]) -> alloc::vec
     out.extend_from_slice(payload);
     out
 }
+
+/// A copy of every unwritten byte of `conn`, left queued (`now` is only
+/// what [`Connection::poll_transmit`](crate::Connection::poll_transmit)
+/// asks for).
+///
+/// # Examples
+///
+/// ```
+/// use framing_core::{testkit::{peek_transmit, take_transmit}, Config, Connection};
+///
+/// let mut conn: Connection<core::time::Duration> =
+///     Connection::client(Config::default(), Default::default());
+/// conn.call(Default::default(), "hi", ()).unwrap();
+/// let t0 = Default::default();
+/// assert_eq!(peek_transmit(&mut conn, t0).len(), 10);
+/// assert_eq!(take_transmit(&mut conn, t0).len(), 10);
+/// assert!(peek_transmit(&mut conn, t0).is_empty());
+/// ```
+pub fn peek_transmit<T: crate::Timestamp, C>(
+    conn: &mut crate::Connection<T, C>,
+    now: T,
+) -> alloc::vec::Vec<u8> {
+    let Some(out) = conn.poll_transmit(now) else {
+        return alloc::vec::Vec::new();
+    };
+    out.chunks().flatten().copied().collect()
+}
+
+/// Every unwritten byte of `conn`, taken as a socket that accepts all of
+/// it at `now` would.
+pub fn take_transmit<T: crate::Timestamp, C>(
+    conn: &mut crate::Connection<T, C>,
+    now: T,
+) -> alloc::vec::Vec<u8> {
+    use bytes::Buf;
+    match conn.poll_transmit(now) {
+        Some(mut out) => {
+            let n = out.remaining();
+            out.copy_to_bytes(n).to_vec()
+        }
+        None => alloc::vec::Vec::new(),
+    }
+}

@@ -3,35 +3,24 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use framing_core::{CallError, CallOptions, Connection, Event, RpcId, Stats};
+use framing_core::{CallOptions, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Inner;
+use super::call::{CallCtx, CallSlot};
+use super::published::Published;
 use crate::clock::TurnClock;
-use crate::event::{ConnectionEvent, EventKind};
+use crate::event::{ConnectionEvent, Routed};
 use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{Io, Runtime};
 use crate::timer::CoreTimer;
 
-/// Id slot value before the driver has accepted the call.
-pub(crate) const UNASSIGNED: u64 = u64::MAX;
-
 /// Commands per turn before the driver writes what they queued.
 const COMMANDS_PER_TURN: usize = 1024;
-
-/// A call's context inside the core: where its result goes, and the slot
-/// where the driver publishes its id so that a dropped future can cancel it.
-#[derive(Debug)]
-pub(crate) struct CallCtx {
-    pub(crate) reply: oneshot::Sender<Result<Bytes, CallError>>,
-    pub(crate) id: Arc<AtomicU64>,
-}
 
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -40,17 +29,14 @@ pub(crate) enum Command {
         opts: CallOptions,
         ctx: CallCtx,
     },
-    Cancel {
-        id: RpcId,
-        slot: Arc<AtomicU64>,
-    },
+    /// The future of this call was dropped.
+    Cancel(Arc<CallSlot>),
     Close,
     FailPending,
     Shutdown {
-        deadline: Instant,
+        grace: Duration,
         done: oneshot::Sender<()>,
     },
-    Stats(oneshot::Sender<Stats>),
 }
 
 pub(crate) struct ClientDriver<R: Runtime, S> {
@@ -60,9 +46,8 @@ pub(crate) struct ClientDriver<R: Runtime, S> {
     timer: CoreTimer<R>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
-    inner: Arc<Inner>,
+    published: Arc<Published>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
-    final_error: CallError,
     /// Completions sent to callers since the last write.
     woken_since_write: usize,
     /// Calls received since the last write.
@@ -75,7 +60,7 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
         core: Connection<Instant, CallCtx>,
         io: S,
         commands: mpsc::UnboundedReceiver<Command>,
-        inner: Arc<Inner>,
+        published: Arc<Published>,
     ) -> Self {
         ClientDriver {
             rt,
@@ -84,129 +69,97 @@ impl<R: Runtime, S: Io> ClientDriver<R, S> {
             timer: CoreTimer::new(),
             commands,
             commands_open: true,
-            inner,
+            published,
             shutdown_waiters: Vec::new(),
-            final_error: CallError::Closed,
             woken_since_write: 0,
             calls_since_write: 0,
         }
     }
 
-    fn handle(&mut self, now: Instant, cmd: Command) {
+    fn handle(&mut self, clock: &mut TurnClock, cmd: Command) {
         match cmd {
             Command::Call { payload, opts, ctx } => {
                 self.calls_since_write += 1;
                 if ctx.reply.is_closed() {
                     return; // the caller gave up before we got here
                 }
-                match self.core.call_with(now, payload, opts, ctx) {
-                    Ok(id) => {
-                        if let Some(ctx) = self.core.call_context(id) {
-                            ctx.id.store(id.0, Ordering::SeqCst);
-                            // Pairs with the fence in `CallFuture::drop`: either
-                            // the future sees the id and sends `Cancel`, or we
-                            // see its receiver closed here.
-                            fence(Ordering::SeqCst);
-                            if ctx.reply.is_closed() {
-                                self.core.cancel(id);
-                            }
-                        }
-                    }
-                    Err(rejected) => {
-                        let _ = rejected.ctx.reply.send(Err(rejected.error));
-                    }
+                let slot = ctx.slot.clone();
+                match self.core.call_with(clock.now(), payload, opts, ctx) {
+                    Ok(id) => slot.accepted(id),
+                    Err(rejected) => rejected.ctx.complete(Err(rejected.error)),
                 }
             }
-            Command::Cancel { id, slot } => {
-                let same_call = self
-                    .core
-                    .call_context(id)
-                    .is_some_and(|ctx| Arc::ptr_eq(&ctx.id, &slot));
-                if same_call {
+            Command::Cancel(slot) => {
+                if let Some(id) = slot.pending_id() {
                     self.core.cancel(id);
                 }
             }
             Command::Close => self.core.close(),
             Command::FailPending => self.core.fail_pending(),
-            Command::Shutdown { deadline, done } => {
-                self.core.shutdown(deadline);
+            Command::Shutdown { grace, done } => {
+                self.core.shutdown(clock.now() + grace);
                 self.shutdown_waiters.push(done);
             }
-            Command::Stats(tx) => {
-                self.publish_queued();
-                let mut stats = self.core.stats();
-                let refused = self.inner.refused_full.load(Ordering::Relaxed);
-                stats.rejected_buffer_full += refused;
-                stats.rejected += refused;
-                let _ = tx.send(stats);
+        }
+    }
+
+    /// Routes the core's events: completions to their callers, the rest to
+    /// subscribers. The snapshot is published first, so that a caller
+    /// woken by its result reads counters that include it.
+    fn drain_events(&mut self) {
+        let mut published = false;
+        while let Some(ev) = self.core.poll_event() {
+            if !published {
+                self.published.publish(&self.core);
+                published = true;
+            }
+            match Routed::route(ev) {
+                Some(Routed::Completed { ctx, result }) => {
+                    ctx.complete(result);
+                    self.woken_since_write += 1;
+                }
+                Some(Routed::Event(kind)) => self.published.events.publish(ConnectionEvent {
+                    peer: self.published.peer,
+                    kind,
+                }),
+                // A client connection receives no requests.
+                Some(Routed::Request { .. }) | None => {}
             }
         }
     }
 
-    /// Tells callers how full the queue is (see `Client::try_call`).
-    fn publish_queued(&self) {
-        self.inner
-            .queued
-            .store(self.core.queued_bytes(), Ordering::Relaxed);
-    }
-
-    fn drain_events(&mut self) {
-        while let Some(ev) = self.core.poll_event() {
-            let kind = match ev {
-                Event::Completed { ctx, result, .. } => {
-                    let _ = ctx.reply.send(result);
-                    self.woken_since_write += 1;
-                    continue;
-                }
-                Event::Pause { queued } => EventKind::Pause { queued },
-                Event::Resume { queued } => EventKind::Resume { queued },
-                Event::IdleTimeout => EventKind::IdleTimeout,
-                Event::UnknownResponse { id, late } => EventKind::UnknownResponse { id, late },
-                Event::ProtocolError(p) => {
-                    self.final_error = CallError::Protocol(p);
-                    EventKind::ProtocolError(p)
-                }
-                Event::Disconnected(r) => {
-                    self.final_error = CallError::Disconnected(r.clone());
-                    EventKind::Disconnected { last_error: r }
-                }
-                // A client connection receives no requests.
-                _ => continue,
-            };
-            self.inner.events.publish(ConnectionEvent {
-                peer: self.inner.peer,
-                kind,
-            });
-        }
-    }
-
-    fn finish_calls(&mut self) {
-        self.inner.set_final_error(self.final_error.clone());
+    /// The connection has ended: calls still queued in the channel are
+    /// refused with the reason it ended, shutdowns resolve, subscribers'
+    /// streams end.
+    fn finish(&mut self) {
+        self.published.publish(&self.core);
         self.commands.close();
-        // Calls still queued in the channel complete with the final error.
+        let reason = self.published.closed_reason();
         while let Ok(cmd) = self.commands.try_recv() {
-            if let Command::Call { ctx, .. } = cmd {
-                let _ = ctx.reply.send(Err(self.final_error.clone()));
+            match cmd {
+                Command::Call { ctx, .. } => ctx.complete(Err(reason.clone())),
+                Command::Shutdown { done, .. } => self.shutdown_waiters.push(done),
+                _ => {}
             }
         }
         for w in self.shutdown_waiters.drain(..) {
             let _ = w.send(());
         }
-        self.inner.events.close();
+        self.published.events.close();
     }
 }
 
 impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
-        let mut clock = TurnClock::new();
+        let mut clock = TurnClock::new(R::now);
         for _ in 0..COMMANDS_PER_TURN {
             if !self.commands_open {
                 break;
             }
             match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(cmd)) => {
-                    self.handle(clock.now(), cmd);
+                    self.handle(&mut clock, cmd);
                     progress = true;
                 }
                 Poll::Ready(None) => {
@@ -241,7 +194,7 @@ impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
         }
         progress |= self.timer.poll(cx, &self.rt, &mut clock, &mut self.core);
         self.drain_events();
-        self.publish_queued();
+        self.published.publish(&self.core);
         Turn::after(progress, write)
     }
     fn finished(&self) -> bool {
@@ -251,7 +204,7 @@ impl<R: Runtime, S: Io> Turns for ClientDriver<R, S> {
         self.pump.poll_close(cx)
     }
     fn on_closed(&mut self) {
-        self.finish_calls();
+        self.finish();
     }
 }
 

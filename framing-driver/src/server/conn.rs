@@ -8,12 +8,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use framing_core::{Connection, Event, RpcId};
+use framing_core::{Connection, RpcId};
 use futures_util::stream::{FuturesUnordered, Stream};
 
 use super::{Active, Shared};
 use crate::clock::TurnClock;
-use crate::event::{ConnectionEvent, EventKind};
+use crate::event::{ConnectionEvent, Routed};
 use crate::pump::{poll_turns, Pump, Turn, Turns, Write, READS_PER_TURN};
 use crate::runtime::{BoxFuture, Io, Runtime};
 use crate::timer::CoreTimer;
@@ -66,11 +66,11 @@ where
         handler: Arc<H>,
         shared: Arc<Shared>,
     ) -> Self {
-        let shutdown = Some(shared.shutdown_requested());
+        let shutdown = Some(shared.shutdown_requested::<R>());
         let active = Active::new(&shared);
         ServerConn {
             rt,
-            core: Connection::server(config.core, Instant::now()),
+            core: Connection::server(config.core().clone(), R::now()),
             pump: Pump::new(io),
             timer: CoreTimer::new(),
             handler,
@@ -78,30 +78,27 @@ where
             shared,
             shutdown,
             peer,
-            max_in_flight: config.max_in_flight.max(1),
+            max_in_flight: config.max_in_flight(),
             _active: active,
         }
     }
 
+    /// Routes the core's events: requests to the handler, the rest to
+    /// subscribers.
     fn drain_events(&mut self) {
         while let Some(ev) = self.core.poll_event() {
-            let kind = match ev {
-                Event::Request { id, payload } => {
+            match Routed::route(ev) {
+                Some(Routed::Request { id, payload }) => {
                     let fut = (self.handler)(payload);
                     self.in_flight.push(Tagged { id, fut });
-                    continue;
                 }
-                Event::Pause { queued } => EventKind::Pause { queued },
-                Event::Resume { queued } => EventKind::Resume { queued },
-                Event::IdleTimeout => EventKind::IdleTimeout,
-                Event::ProtocolError(p) => EventKind::ProtocolError(p),
-                Event::Disconnected(r) => EventKind::Disconnected { last_error: r },
-                _ => continue,
-            };
-            self.shared.events.publish(ConnectionEvent {
-                peer: self.peer,
-                kind,
-            });
+                Some(Routed::Event(kind)) => self.shared.events.publish(ConnectionEvent {
+                    peer: self.peer,
+                    kind,
+                }),
+                // A server connection makes no calls.
+                Some(Routed::Completed { .. }) | None => {}
+            }
         }
     }
 }
@@ -115,7 +112,7 @@ where
 {
     fn turn(&mut self, cx: &mut Context<'_>) -> Turn {
         let mut progress = false;
-        let mut clock = TurnClock::new();
+        let mut clock = TurnClock::new(R::now);
         if let Some(signal) = &mut self.shutdown {
             if let Poll::Ready(deadline) = signal.as_mut().poll(cx) {
                 self.shutdown = None;

@@ -34,7 +34,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Resolves with the shutdown deadline once a shutdown is requested.
-    pub(crate) fn shutdown_requested(&self) -> BoxFuture<'static, Instant> {
+    pub(crate) fn shutdown_requested<R: Runtime>(&self) -> BoxFuture<'static, Instant> {
         let mut rx = self.shutdown.subscribe();
         Box::pin(async move {
             loop {
@@ -42,7 +42,7 @@ impl Shared {
                     return deadline;
                 }
                 if rx.changed().await.is_err() {
-                    return Instant::now();
+                    return R::now();
                 }
             }
         })
@@ -79,6 +79,7 @@ impl Drop for Active {
 /// A running server. Dropping the handle stops it at once (as
 /// [`shutdown`](Self::shutdown) with no grace); keep it for as long as the
 /// server should run.
+#[must_use = "dropping the Server stops it"]
 pub struct Server<R: Runtime> {
     shared: Arc<Shared>,
     local_addr: Option<SocketAddr>,
@@ -113,7 +114,7 @@ impl<R: Runtime> Server<R> {
     {
         let rt = R::current();
         let local_addr = R::local_addr(&listener).ok();
-        let shared = Self::shared();
+        let shared = Self::shared(&config);
         let active = Active::new(&shared);
         rt.spawn(accept_loop(
             rt.clone(),
@@ -139,7 +140,7 @@ impl<R: Runtime> Server<R> {
         F: Future<Output = Bytes> + Send + 'static,
     {
         let rt = R::current();
-        let shared = Self::shared();
+        let shared = Self::shared(&config);
         let conn = ServerConn::new(
             rt.clone(),
             R::wrap(stream),
@@ -156,11 +157,11 @@ impl<R: Runtime> Server<R> {
         }
     }
 
-    fn shared() -> Arc<Shared> {
+    fn shared(config: &Config) -> Arc<Shared> {
         Arc::new(Shared {
             shutdown: watch::channel(None).0,
             active: watch::channel(0).0,
-            events: Subscribers::default(),
+            events: Subscribers::new(config.event_capacity()),
         })
     }
 
@@ -172,14 +173,14 @@ impl<R: Runtime> Server<R> {
 
     /// Events of every connection, each with its peer's address.
     pub fn events(&self) -> Events {
-        self.shared.events.subscribe()
+        self.shared.events.subscribe(None)
     }
 
     /// Graceful shutdown: stops accepting, stops reading requests, lets
     /// requests in flight be answered for up to `grace`, then closes every
     /// connection. Resolves when all are closed.
     pub async fn shutdown(&self, grace: Duration) {
-        self.shared.request_shutdown(Instant::now() + grace);
+        self.shared.request_shutdown(R::now() + grace);
         let mut active = self.shared.active.subscribe();
         let _ = active.wait_for(|n| *n == 0).await;
     }
@@ -187,7 +188,7 @@ impl<R: Runtime> Server<R> {
 
 impl<R: Runtime> Drop for Server<R> {
     fn drop(&mut self) {
-        self.shared.request_shutdown(Instant::now());
+        self.shared.request_shutdown(R::now());
     }
 }
 
@@ -203,11 +204,11 @@ async fn accept_loop<R, H, F>(
     H: Fn(Bytes) -> F + Send + Sync + 'static,
     F: Future<Output = Bytes> + Send + 'static,
 {
-    let mut shutdown = shared.shutdown_requested();
+    let mut shutdown = shared.shutdown_requested::<R>();
     loop {
         match select(rt.accept(&listener), shutdown.as_mut()).await {
             Either::Left((Ok((stream, peer)), _)) => {
-                if let Err(e) = configure(&R::socket(&stream), &config) {
+                if let Some(Err(e)) = R::socket(&stream).map(|sock| configure(&sock, &config)) {
                     tracing::warn!(%peer, error = %e, "could not set socket options");
                 }
                 let conn = ServerConn::new(
@@ -222,7 +223,7 @@ async fn accept_loop<R, H, F>(
             }
             Either::Left((Err(e), _)) => {
                 tracing::warn!(error = %e, "accept failed");
-                rt.timer(Instant::now() + ACCEPT_BACKOFF).await;
+                rt.timer(R::now() + ACCEPT_BACKOFF).await;
             }
             Either::Right(_) => break,
         }

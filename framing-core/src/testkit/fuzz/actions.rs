@@ -1,10 +1,9 @@
 //! The operations `run_ops` applies: calls, cancels, responses, deliveries
 //! and time jumps, each checking the core's answer against the model.
 
-use alloc::vec::Vec;
 use core::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::{CallError, CallOptions, RespondError, RpcId, State};
 
@@ -87,8 +86,12 @@ impl World {
                 assert_eq!(rej.ctx, ctx, "rejection lost the context");
                 assert_eq!(rej.payload.len(), len, "rejection lost the payload");
                 match rej.error {
-                    CallError::Closed => assert_eq!(state, State::Closed),
-                    CallError::ShuttingDown => assert_eq!(state, State::ShuttingDown),
+                    CallError::ShuttingDown => {
+                        assert!(matches!(state, State::ShuttingDown { .. }))
+                    }
+                    CallError::Closed | CallError::Disconnected(_) | CallError::Protocol(_) => {
+                        assert_eq!(state, State::Closed(rej.error.clone()))
+                    }
                     CallError::BufferFull { queued: q, max } => {
                         assert!(q > max && max == max_buffer && q == queued);
                     }
@@ -190,15 +193,13 @@ impl World {
     /// Moves up to `n` unwritten bytes from one core to the other, through
     /// `handle_read` or the lent receive buffer.
     pub(super) fn deliver(now: Duration, from: &mut Side, to: &mut Side, n: usize, lend: bool) {
-        let mut bytes = Vec::new();
-        for chunk in from.conn.poll_transmit() {
-            let take = chunk.len().min(n - bytes.len());
-            bytes.extend_from_slice(&chunk[..take]);
-            if bytes.len() == n {
-                break;
+        let bytes = match from.conn.poll_transmit(now) {
+            Some(mut out) => {
+                let take = n.min(out.remaining());
+                out.copy_to_bytes(take)
             }
-        }
-        from.conn.advance_transmit(now, bytes.len());
+            None => Bytes::new(),
+        };
         if lend {
             let mut rest = &bytes[..];
             while !rest.is_empty() {

@@ -22,34 +22,13 @@ use crate::Timestamp;
 /// Stamp of a call without a deadline; never handed out.
 pub(crate) const NO_TIMER: u32 = u32::MAX;
 
-/// A key type of the pending table (4-byte ids or 8-byte ids).
-pub(crate) trait Key: Copy + Ord + core::hash::Hash + core::fmt::Debug {
-    /// The key of a wire id, if it fits.
-    fn try_from_u64(v: u64) -> Option<Self>;
-    /// The wire id.
-    fn get(self) -> u64;
-}
-
-impl Key for u32 {
-    #[inline]
-    fn try_from_u64(v: u64) -> Option<Self> {
-        u32::try_from(v).ok()
-    }
-    #[inline]
-    fn get(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-impl Key for u64 {
-    #[inline]
-    fn try_from_u64(v: u64) -> Option<Self> {
-        Some(v)
-    }
-    #[inline]
-    fn get(self) -> u64 {
-        self
-    }
+/// The table's side of the deadlines: which `(key, stamp)` entries belong
+/// to a pending call, and how to move a call to a new stamp.
+pub(crate) trait Slots<K> {
+    /// Whether the call under `key` is pending and keeps `stamp`.
+    fn holds(&self, key: K, stamp: u32) -> bool;
+    /// Gives the call under `key` a new stamp (when stamps are renumbered).
+    fn restamp(&mut self, key: K, stamp: u32);
 }
 
 /// Field order gives the firing order: deadline, then key.
@@ -70,7 +49,7 @@ pub(crate) struct Deadlines<T, K> {
     live: usize,
 }
 
-impl<T: Timestamp, K: Key> Deadlines<T, K> {
+impl<T: Timestamp, K: Copy + Ord> Deadlines<T, K> {
     pub(crate) fn new(epoch: T) -> Self {
         Deadlines {
             epoch,
@@ -85,15 +64,20 @@ impl<T: Timestamp, K: Key> Deadlines<T, K> {
         self.near.len() + self.far.len()
     }
 
-    /// Whether the stamps are used up: call [`Self::restamp`] before the
-    /// next [`Self::push`].
-    pub(crate) fn needs_restamp(&self) -> bool {
-        self.next_stamp == NO_TIMER
-    }
-
     /// Adds a deadline for `key`, returning the stamp its slot must keep.
-    pub(crate) fn push(&mut self, at: T, key: K) -> u32 {
-        debug_assert!(!self.needs_restamp());
+    /// Stale entries are dropped first once they outnumber live ones, and
+    /// the stamps are renumbered when they run out, so the heap's size
+    /// stays proportional to the pending timed calls.
+    pub(crate) fn push(&mut self, at: T, key: K, slots: &mut impl Slots<K>) -> u32 {
+        if self.len() > 2 * self.live + 1024 {
+            self.retain_live(slots);
+            self.near
+                .shrink_to(self.near.len() + self.near.len() / 8 + 64);
+        }
+        if self.next_stamp == NO_TIMER {
+            self.retain_live(slots);
+            self.restamp(slots);
+        }
         let stamp = self.next_stamp;
         self.next_stamp += 1;
         self.live += 1;
@@ -122,15 +106,15 @@ impl<T: Timestamp, K: Key> Deadlines<T, K> {
     }
 
     /// The earliest live entry, dropping stale ones from the tops.
-    pub(crate) fn peek(&mut self, live: impl Fn(K, u32) -> bool) -> Option<(T, K)> {
+    pub(crate) fn peek(&mut self, slots: &impl Slots<K>) -> Option<(T, K)> {
         while let Some(Reverse(n)) = self.near.peek() {
-            if live(n.key, n.stamp) {
+            if slots.holds(n.key, n.stamp) {
                 break;
             }
             self.near.pop();
         }
         while let Some(Reverse((_, key, stamp))) = self.far.peek() {
-            if live(*key, *stamp) {
+            if slots.holds(*key, *stamp) {
                 break;
             }
             self.far.pop();
@@ -148,8 +132,8 @@ impl<T: Timestamp, K: Key> Deadlines<T, K> {
 
     /// Removes and returns the earliest live entry if it is due at `now`.
     /// The caller then removes the call from its table.
-    pub(crate) fn pop_due(&mut self, now: T, live: impl Fn(K, u32) -> bool) -> Option<K> {
-        let (at, key) = self.peek(live)?;
+    pub(crate) fn pop_due(&mut self, now: T, slots: &impl Slots<K>) -> Option<K> {
+        let (at, key) = self.peek(slots)?;
         if at > now {
             return None;
         }
@@ -166,36 +150,27 @@ impl<T: Timestamp, K: Key> Deadlines<T, K> {
         Some(key)
     }
 
-    /// Drops stale entries once they outnumber live ones.
-    pub(crate) fn maybe_compact(&mut self, live: impl Fn(K, u32) -> bool) {
-        if self.len() > 2 * self.live + 1024 {
-            self.retain_live(live);
-            self.near
-                .shrink_to(self.near.len() + self.near.len() / 8 + 64);
-        }
-    }
-
     /// Drops every stale entry.
-    pub(crate) fn retain_live(&mut self, live: impl Fn(K, u32) -> bool) {
-        self.near.retain(|Reverse(n)| live(n.key, n.stamp));
-        self.far.retain(|Reverse((_, k, s))| live(*k, *s));
+    fn retain_live(&mut self, slots: &impl Slots<K>) {
+        self.near.retain(|Reverse(n)| slots.holds(n.key, n.stamp));
+        self.far.retain(|Reverse((_, k, s))| slots.holds(*k, *s));
     }
 
-    /// Gives the entries fresh stamps `0..n`; `set(key, new)` moves the
-    /// slot under `key` to its new stamp. Call [`Self::retain_live`] first,
-    /// so that a new stamp never makes a stale entry look live.
-    pub(crate) fn restamp(&mut self, mut set: impl FnMut(K, u32)) {
+    /// Gives the entries fresh stamps `0..n` and moves their calls to them.
+    /// Called after [`Self::retain_live`], so that a new stamp never makes
+    /// a stale entry look live.
+    fn restamp(&mut self, slots: &mut impl Slots<K>) {
         let mut next = 0u32;
         let mut near = core::mem::take(&mut self.near).into_vec();
         for Reverse(n) in &mut near {
             n.stamp = next;
-            set(n.key, next);
+            slots.restamp(n.key, next);
             next += 1;
         }
         let mut far = core::mem::take(&mut self.far).into_vec();
         for Reverse((_, k, s)) in &mut far {
             *s = next;
-            set(*k, next);
+            slots.restamp(*k, next);
             next += 1;
         }
         // Same order keys, so the heap property still holds; rebuilding is

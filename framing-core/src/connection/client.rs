@@ -1,10 +1,12 @@
-//! The client's commands: starting, cancelling and failing calls.
+//! The client's side: starting calls, matching responses, cancelling and
+//! failing calls.
 
 use bytes::Bytes;
 
-use super::{Connection, Phase, Role};
+use super::{Connection, Role, State};
 use crate::codec::{EncodeError, MAX_HEADER_LEN};
-use crate::{CallError, CallOptions, Event, Rejected, RpcId, Timestamp};
+use crate::pending::Lookup;
+use crate::{CallError, CallOptions, Event, ProtocolError, Rejected, RpcId, Timestamp};
 
 impl<T: Timestamp, C> Connection<T, C> {
     /// Sends a request with an id chosen by the core and the connection's
@@ -12,7 +14,12 @@ impl<T: Timestamp, C> Connection<T, C> {
     ///
     /// # Errors
     /// As [`call_with`](Self::call_with).
-    pub fn call(&mut self, now: T, payload: Bytes, ctx: C) -> Result<RpcId, Rejected<C>> {
+    pub fn call(
+        &mut self,
+        now: T,
+        payload: impl Into<Bytes>,
+        ctx: C,
+    ) -> Result<RpcId, Rejected<C>> {
         self.call_with(now, payload, CallOptions::default(), ctx)
     }
 
@@ -23,18 +30,20 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// # Errors
     /// The call is refused at once, with payload and context handed back
     /// in [`Rejected`], when: the connection is not a client
-    /// (`WrongRole`), closed (`Closed`) or shutting down (`ShuttingDown`);
-    /// more than `max_buffer_bytes` are unwritten (`BufferFull`); the
-    /// requested id is pending (`DuplicateRpcId`) or does not fit
-    /// (`IdOutOfRange`); no id is free (`NoFreeId`); or the payload is too
-    /// large for a frame (`FrameTooLarge`).
+    /// (`WrongRole`), shutting down (`ShuttingDown`) or closed (the error
+    /// it closed with: `Closed`, `Disconnected` or `Protocol`); more than
+    /// `max_buffer_bytes` are unwritten (`BufferFull`); the requested id is
+    /// pending (`DuplicateRpcId`) or does not fit (`IdOutOfRange`); no id
+    /// is free (`NoFreeId`); or the payload is too large for a frame
+    /// (`FrameTooLarge`).
     pub fn call_with(
         &mut self,
         now: T,
-        payload: Bytes,
+        payload: impl Into<Bytes>,
         opts: CallOptions,
         ctx: C,
     ) -> Result<RpcId, Rejected<C>> {
+        let payload = payload.into();
         match self.prepare_call(&payload, opts) {
             Ok((key, header, hl)) => {
                 let deadline = opts
@@ -67,18 +76,12 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.role != Role::Client {
             return Err(CallError::WrongRole);
         }
-        match self.phase {
-            Phase::Open => {}
-            Phase::ShuttingDown { .. } => return Err(CallError::ShuttingDown),
-            Phase::Closed => return Err(CallError::Closed),
+        match self.state() {
+            State::Open => {}
+            State::ShuttingDown { .. } => return Err(CallError::ShuttingDown),
+            State::Closed(reason) => return Err(reason),
         }
-        let queued = self.queue.queued();
-        if queued > self.config.max_buffer_bytes {
-            return Err(CallError::BufferFull {
-                queued,
-                max: self.config.max_buffer_bytes,
-            });
-        }
+        self.config.check_room(self.queue.queued())?;
         let key = match opts.id {
             Some(id) => {
                 let Some(max) = self.config.codec.max_id() else {
@@ -115,6 +118,41 @@ impl<T: Timestamp, C> Connection<T, C> {
         Ok((key, header, hl))
     }
 
+    /// A response arrived: complete its call, or report it late or unknown
+    /// (in strict mode an unknown id fails the connection).
+    pub(super) fn on_response(&mut self, id: RpcId, payload: Bytes) {
+        match self.pending.take_response(id.0, &self.recent) {
+            Lookup::Found(key, ctx) => {
+                self.stats.responses += 1;
+                self.events.push_back(Event::Completed {
+                    id: RpcId(key),
+                    ctx,
+                    result: Ok(payload),
+                });
+            }
+            Lookup::Late(key) => {
+                self.stats.unknown_responses += 1;
+                self.stats.late_responses += 1;
+                self.events.push_back(Event::UnknownResponse {
+                    id: RpcId(key),
+                    late: true,
+                });
+            }
+            Lookup::Unknown(key) if self.config.strict_unknown_ids => {
+                self.fail(CallError::Protocol(ProtocolError::UnknownResponseId {
+                    id: RpcId(key),
+                }));
+            }
+            Lookup::Unknown(key) => {
+                self.stats.unknown_responses += 1;
+                self.events.push_back(Event::UnknownResponse {
+                    id: RpcId(key),
+                    late: false,
+                });
+            }
+        }
+    }
+
     /// Cancels a pending call, handing its context back; no completion
     /// event follows. A response that arrives later is dropped and reported
     /// as late. Returns `None` if the call is not pending.
@@ -122,7 +160,6 @@ impl<T: Timestamp, C> Connection<T, C> {
         let ctx = self.pending.remove(id.0)?;
         self.recent.insert(id.0);
         self.stats.cancelled += 1;
-        self.check_shutdown_done();
         Some(ctx)
     }
 
@@ -130,7 +167,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// stays usable; responses to the failed calls are reported as late.
     pub fn fail_pending(&mut self) {
         let (events, recent, stats) = (&mut self.events, &mut self.recent, &mut self.stats);
-        self.pending.drain(false, |key, ctx| {
+        self.pending.drain(|key, ctx| {
             recent.insert(key);
             stats.failed += 1;
             events.push_back(Event::Completed {
@@ -139,6 +176,5 @@ impl<T: Timestamp, C> Connection<T, C> {
                 result: Err(CallError::FailedByUser),
             });
         });
-        self.check_shutdown_done();
     }
 }

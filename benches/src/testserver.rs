@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -149,37 +149,138 @@ fn frame(out: &mut BytesMut, id: u32, payload: &[u8]) {
     out.put_slice(payload);
 }
 
+/// The server's request decoder: a buffer that grows only with bytes that
+/// arrived, never with a length a peer declared.
+///
+/// Before each read it keeps at least [`CHUNK`](Self::CHUNK) bytes of
+/// spare room and reads at most that much, so its capacity stays within a
+/// small multiple of the bytes it holds plus `CHUNK`, whatever length a
+/// request's header announces.
+///
+/// # Examples
+///
+/// ```
+/// use framing_benches::testserver::RequestBuffer;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut buf = RequestBuffer::new();
+/// let mut peer: &[u8] = &[0, 0, 0, 6, 0, 0, 0, 7, b'h', b'i'];
+/// while buf.read_from(&mut peer).await.unwrap() > 0 {}
+/// let (id, payload) = buf.next_request().unwrap().unwrap();
+/// assert_eq!((id, &payload[..]), (7, &b"hi"[..]));
+/// assert!(buf.next_request().unwrap().is_none());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct RequestBuffer {
+    buf: BytesMut,
+}
+
+impl Default for RequestBuffer {
+    fn default() -> Self {
+        RequestBuffer::new()
+    }
+}
+
+impl RequestBuffer {
+    /// Most bytes one [`read_from`](Self::read_from) takes in, and the
+    /// spare room kept before reading: 16 KiB.
+    pub const CHUNK: usize = 16 * 1024;
+
+    /// An empty buffer with room for one [`CHUNK`](Self::CHUNK).
+    pub fn new() -> Self {
+        RequestBuffer {
+            buf: BytesMut::with_capacity(Self::CHUNK),
+        }
+    }
+
+    /// Reads at most [`CHUNK`](Self::CHUNK) bytes from `reader`; returns
+    /// how many arrived (0: end of stream). Cancel safe: a cancelled read
+    /// loses no bytes.
+    ///
+    /// # Errors
+    /// The read error.
+    pub async fn read_from<R>(&mut self, reader: &mut R) -> io::Result<usize>
+    where
+        R: AsyncRead + Unpin + ?Sized,
+    {
+        if self.buf.capacity() - self.buf.len() < Self::CHUNK {
+            self.buf.reserve(Self::CHUNK);
+        }
+        reader
+            .read_buf(&mut BufMut::limit(&mut self.buf, Self::CHUNK))
+            .await
+    }
+
+    /// Takes the next whole request off the front: its rpc id and
+    /// payload. `Ok(None)` until all its bytes arrived.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidData`] when the request's length field is
+    /// below 4 or above [`MAX_REQUEST`]; the bytes stay in the buffer.
+    pub fn next_request(&mut self) -> io::Result<Option<(u32, Bytes)>> {
+        let Some(head) = self.buf.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if !(4..=MAX_REQUEST).contains(&len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("request length {len} outside 4..={MAX_REQUEST}"),
+            ));
+        }
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let mut body = self.buf.split_to(4 + len);
+        body.advance(4);
+        let id = body.get_u32();
+        Ok(Some((id, body.freeze())))
+    }
+
+    /// Bytes held: arrived and not yet taken as requests.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether no bytes are held.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Bytes the buffer can hold without growing (what it costs in
+    /// memory).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops every byte held.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+}
+
 /// Serves one connection in `mode` until the peer closes or an i/o error.
 ///
 /// # Errors
-/// The i/o error that ended the connection.
+/// The i/o error that ended the connection; [`io::ErrorKind::InvalidData`]
+/// for a request length below 4 or above [`MAX_REQUEST`].
 pub async fn serve_connection(mut stream: TcpStream, mode: Mode) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut rng = XorShift::new();
-    let mut inbuf = BytesMut::with_capacity(64 * 1024);
+    let mut inbuf = RequestBuffer::new();
     let mut out = BytesMut::with_capacity(64 * 1024);
     // After a one-shot misbehaviour, only read and discard.
     let mut stalled = false;
     loop {
-        if stream.read_buf(&mut inbuf).await? == 0 {
+        if inbuf.read_from(&mut stream).await? == 0 {
             return Ok(());
         }
         if stalled {
             inbuf.clear();
             continue;
         }
-        while inbuf.len() >= 4 {
-            let len = u32::from_be_bytes([inbuf[0], inbuf[1], inbuf[2], inbuf[3]]) as usize;
-            if !(4..=MAX_REQUEST).contains(&len) {
-                return Ok(());
-            }
-            if inbuf.len() < 4 + len {
-                inbuf.reserve(4 + len - inbuf.len());
-                break;
-            }
-            inbuf.advance(4);
-            let mut body = inbuf.split_to(len);
-            let id = body.get_u32();
+        while let Some((id, body)) = inbuf.next_request()? {
             match mode {
                 Mode::Echo => frame(&mut out, id, &body),
                 Mode::Random => {

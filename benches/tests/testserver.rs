@@ -5,9 +5,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use framing_benches::testserver::{Mode, TestServer, UNKNOWN_ID_OFFSET};
+use framing_benches::testserver::{
+    Mode, RequestBuffer, TestServer, MAX_REQUEST, UNKNOWN_ID_OFFSET,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
 const BOUND: Duration = Duration::from_secs(5);
@@ -139,4 +141,127 @@ fn testserver_binary_prints_its_address_first() {
     child.kill().unwrap();
     child.wait().unwrap();
     connected.unwrap();
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Reads until the server closes (end-of-stream or a reset); returns the
+/// bytes that came first.
+async fn read_until_closed(sock: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn echo_mode_answers_a_large_request_sent_in_pieces() {
+    let (_s, mut sock) = connect(Mode::Echo).await;
+    let payload: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let req = request(77, &payload);
+    let (mut rd, mut wr) = sock.split();
+    let write = async {
+        for piece in req.chunks(100_000) {
+            wr.write_all(piece).await.unwrap();
+            tokio::time::sleep(ms(5)).await;
+        }
+    };
+    let read = async {
+        let mut got = vec![0u8; req.len()];
+        rd.read_exact(&mut got).await.unwrap();
+        got
+    };
+    let ((), got) = timeout(BOUND, async { tokio::join!(write, read) })
+        .await
+        .unwrap();
+    assert!(got == req, "the echo differs");
+}
+
+#[tokio::test]
+async fn a_request_longer_than_8_mib_ends_the_connection() {
+    let (_s, mut sock) = connect(Mode::Echo).await;
+    let too_long = (MAX_REQUEST as u32 + 1).to_be_bytes();
+    sock.write_all(&[&too_long[..], &[0, 0, 0, 1]].concat())
+        .await
+        .unwrap();
+    let rest = timeout(BOUND, read_until_closed(&mut sock)).await.unwrap();
+    assert!(rest.is_empty());
+}
+
+/// The server's decoder ([`RequestBuffer`], what each connection reads
+/// with), fed over loopback by a peer that declares 8 MiB and sends 8
+/// bytes, holds kilobytes.
+#[tokio::test]
+async fn a_declared_8_mib_request_with_8_bytes_sent_holds_no_megabytes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut head = (MAX_REQUEST as u32).to_be_bytes().to_vec();
+    head.extend_from_slice(&5u32.to_be_bytes());
+    peer.write_all(&head).await.unwrap();
+
+    let mut buf = RequestBuffer::new();
+    while buf.len() < 8 {
+        let n = timeout(BOUND, buf.read_from(&mut conn))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(n, 0);
+    }
+    assert!(buf.next_request().unwrap().is_none());
+    assert_eq!(buf.len(), 8);
+    assert!(
+        buf.capacity() <= 2 * RequestBuffer::CHUNK,
+        "capacity {}",
+        buf.capacity()
+    );
+}
+
+#[tokio::test]
+async fn request_buffer_grows_only_with_the_bytes_that_arrive() {
+    let payload: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let req = request(42, &payload);
+    let mut buf = RequestBuffer::new();
+    for mut piece in req.chunks(100_000) {
+        while buf.read_from(&mut piece).await.unwrap() > 0 {}
+        let bound = 2 * (buf.len() + RequestBuffer::CHUNK);
+        assert!(
+            buf.capacity() <= bound,
+            "capacity {} holding {}",
+            buf.capacity(),
+            buf.len()
+        );
+        if buf.len() < req.len() {
+            assert!(buf.next_request().unwrap().is_none());
+        }
+    }
+    let (id, got) = buf.next_request().unwrap().unwrap();
+    assert_eq!(id, 42);
+    assert!(got == payload, "the payload differs");
+    assert!(buf.is_empty());
+}
+
+#[tokio::test]
+async fn request_buffer_refuses_lengths_outside_4_to_8_mib() {
+    for len in [0u32, 3, MAX_REQUEST as u32 + 1, u32::MAX] {
+        let mut buf = RequestBuffer::new();
+        let bytes = [&len.to_be_bytes()[..], &[0, 0, 0, 1]].concat();
+        buf.read_from(&mut &bytes[..]).await.unwrap();
+        let err = buf.next_request().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "length {len}");
+    }
+    let mut buf = RequestBuffer::new();
+    buf.read_from(&mut &[0, 0, 0, 4, 0, 0, 0, 9][..])
+        .await
+        .unwrap();
+    let (id, payload) = buf.next_request().unwrap().unwrap();
+    assert_eq!((id, payload.len()), (9, 0));
 }

@@ -1,12 +1,13 @@
 //! The fault-injecting test server over loopback: its modes, its options
 //! and its binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use framing_benches::testserver::{
-    Mode, RequestBuffer, TestServer, MAX_REQUEST, UNKNOWN_ID_OFFSET,
+    Mode, RequestBuffer, TestServer, TestServerOptions, MAX_REQUEST, UNKNOWN_ID_OFFSET,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -147,6 +148,22 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+async fn connect_with(options: TestServerOptions) -> (TestServer, TcpStream) {
+    let server = TestServer::start_with(options).await.unwrap();
+    let sock = TcpStream::connect(server.local_addr()).await.unwrap();
+    (server, sock)
+}
+
+/// Reads one whole frame (length field included).
+async fn read_frame(sock: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut head = [0u8; 4];
+    sock.read_exact(&mut head).await?;
+    let mut frame = head.to_vec();
+    frame.resize(4 + u32::from_be_bytes(head) as usize, 0);
+    sock.read_exact(&mut frame[4..]).await?;
+    Ok(frame)
+}
+
 /// Reads until the server closes (end-of-stream or a reset); returns the
 /// bytes that came first.
 async fn read_until_closed(sock: &mut TcpStream) -> Vec<u8> {
@@ -158,6 +175,213 @@ async fn read_until_closed(sock: &mut TcpStream) -> Vec<u8> {
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
+}
+
+/// The binary, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary with `args` on 127.0.0.1:0 and reads its address.
+fn spawn_binary(args: &[&str]) -> (Server, SocketAddr) {
+    let mut child = Server(
+        Command::new(env!("CARGO_BIN_EXE_framing-testserver"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+#[test]
+fn options_default_to_echo_with_the_npm_servers_timers() {
+    let expected = TestServerOptions {
+        mode: Mode::Echo,
+        idle_timeout: Some(Duration::from_secs(60)),
+        stuck: Some(Duration::from_secs(30)),
+    };
+    assert_eq!(TestServerOptions::default(), expected);
+    assert_eq!(
+        TestServerOptions::new(Mode::Stall),
+        TestServerOptions {
+            mode: Mode::Stall,
+            ..expected
+        }
+    );
+}
+
+#[tokio::test]
+async fn stall_mode_answers_with_the_echo_after_stuck_ms() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        stuck: Some(ms(200)),
+        ..TestServerOptions::new(Mode::Stall)
+    })
+    .await;
+    let req = request(4, b"late");
+    let start = Instant::now();
+    sock.write_all(&req).await.unwrap();
+    let got = timeout(BOUND, read_frame(&mut sock))
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = start.elapsed();
+    assert_eq!(got, req);
+    assert!(waited >= ms(200) && waited <= ms(1200), "{waited:?}");
+}
+
+#[tokio::test]
+async fn stall_mode_counts_stuck_ms_from_each_requests_arrival() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        stuck: Some(ms(200)),
+        ..TestServerOptions::new(Mode::Stall)
+    })
+    .await;
+    let start = Instant::now();
+    sock.write_all(&request(1, b"a")).await.unwrap();
+    tokio::time::sleep(ms(100)).await;
+    sock.write_all(&request(2, b"b")).await.unwrap();
+    let first = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+    let first_at = start.elapsed();
+    let second = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+    let second_at = start.elapsed();
+    assert_eq!(first.unwrap(), request(1, b"a"));
+    assert_eq!(second.unwrap(), request(2, b"b"));
+    assert!(first_at >= ms(200), "{first_at:?}");
+    assert!(second_at >= ms(300), "{second_at:?}");
+}
+
+#[test]
+fn testserver_binary_stall_mode_answers_after_stuck_ms() {
+    let (_server, addr) = spawn_binary(&["--mode", "stall", "--stuck-ms", "200"]);
+    let mut sock = std::net::TcpStream::connect_timeout(&addr, BOUND).unwrap();
+    sock.set_read_timeout(Some(BOUND)).unwrap();
+    let req = request(9, b"from the binary");
+    let start = Instant::now();
+    sock.write_all(&req).unwrap();
+    let mut got = vec![0u8; req.len()];
+    sock.read_exact(&mut got).unwrap();
+    let waited = start.elapsed();
+    assert_eq!(got, req);
+    assert!(waited >= ms(200) && waited <= ms(1200), "{waited:?}");
+}
+
+#[tokio::test]
+async fn stall_partial_mode_finishes_the_frame_after_stuck_ms() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        stuck: Some(ms(200)),
+        ..TestServerOptions::new(Mode::StallPartial)
+    })
+    .await;
+    let req = request(3, b"0123456789");
+    let start = Instant::now();
+    sock.write_all(&req).await.unwrap();
+    let mut half = vec![0u8; req.len() / 2];
+    timeout(BOUND, sock.read_exact(&mut half))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(half, req[..req.len() / 2]);
+    let mut rest = vec![0u8; req.len() - half.len()];
+    timeout(BOUND, sock.read_exact(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = start.elapsed();
+    assert_eq!([half, rest].concat(), req);
+    assert!(waited >= ms(200) && waited <= ms(1200), "{waited:?}");
+}
+
+#[tokio::test]
+async fn stall_partial_mode_sends_one_frame_at_a_time() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        stuck: Some(ms(150)),
+        ..TestServerOptions::new(Mode::StallPartial)
+    })
+    .await;
+    let start = Instant::now();
+    sock.write_all(&[request(1, b"first"), request(2, b"second")].concat())
+        .await
+        .unwrap();
+    let first = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+    let second = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+    let waited = start.elapsed();
+    assert_eq!(first.unwrap(), request(1, b"first"));
+    assert_eq!(second.unwrap(), request(2, b"second"));
+    // The second answer started only once the first was whole.
+    assert!(waited >= ms(300), "{waited:?}");
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_a_silent_connection() {
+    let start = Instant::now();
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        idle_timeout: Some(ms(300)),
+        ..TestServerOptions::new(Mode::Echo)
+    })
+    .await;
+    let mut buf = [0u8; 16];
+    let read = timeout(ms(1000), sock.read(&mut buf)).await;
+    let waited = start.elapsed();
+    assert_eq!(read.unwrap().unwrap(), 0, "end-of-stream");
+    assert!(waited >= ms(300), "{waited:?}");
+}
+
+#[tokio::test]
+async fn idle_timeout_spares_a_connection_that_sends_every_100_ms() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        idle_timeout: Some(ms(300)),
+        ..TestServerOptions::new(Mode::Echo)
+    })
+    .await;
+    for id in 0..10 {
+        tokio::time::sleep(ms(100)).await;
+        let req = request(id, b"still here");
+        sock.write_all(&req).await.unwrap();
+        let got = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+        assert_eq!(got.unwrap(), req, "call {id}");
+    }
+    // Once silent, it goes.
+    let mut buf = [0u8; 16];
+    let read = timeout(ms(1000), sock.read(&mut buf)).await;
+    assert_eq!(read.unwrap().unwrap(), 0, "end-of-stream");
+}
+
+#[tokio::test]
+async fn idle_timeout_counts_writes_as_traffic() {
+    // The answer leaves 300 ms after the request and starts the 400 ms
+    // wait anew: the close comes at 700 ms, not at 400.
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        idle_timeout: Some(ms(400)),
+        stuck: Some(ms(300)),
+        ..TestServerOptions::new(Mode::Stall)
+    })
+    .await;
+    let req = request(1, b"slow");
+    let start = Instant::now();
+    sock.write_all(&req).await.unwrap();
+    let got = timeout(BOUND, read_frame(&mut sock)).await.unwrap();
+    assert_eq!(got.unwrap(), req);
+    let rest = timeout(BOUND, read_until_closed(&mut sock)).await.unwrap();
+    let closed_at = start.elapsed();
+    assert!(rest.is_empty());
+    assert!(closed_at >= ms(700), "{closed_at:?}");
 }
 
 #[tokio::test]

@@ -13,12 +13,13 @@
 //! below 4 or above 8 MiB ends the connection.
 //!
 //! It has the options of the npm `test-socket-server` 0.0.8 that the Node
-//! tests use ([`TestServerOptions`]):
+//! tests use, plus one of its own ([`TestServerOptions`]):
 //!
 //! | option | npm | default | zero or `None` |
 //! |---|---|---|---|
 //! | [`idle_timeout`](TestServerOptions::idle_timeout) | `timeout_ms` | 60 s | never closes an idle connection |
 //! | [`stuck`](TestServerOptions::stuck) | `stuck_ms` | 30 s | the stall modes stay stuck forever |
+//! | [`close_every`](TestServerOptions::close_every) | — | off | off |
 //!
 //! (The npm server reads a `timeout_ms` or `stuck_ms` of 0 as "use the
 //! default"; here zero switches the timer off, as `None` does.)
@@ -74,8 +75,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, Sleep};
+use tokio::time::{Instant, MissedTickBehavior, Sleep};
 
 /// Largest request accepted (the framing default maximum frame, 8 MiB).
 pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
@@ -147,6 +149,17 @@ pub struct TestServerOptions {
     /// before they answer, or finish answering (the npm `stuck_ms`).
     /// `None`: forever. Default [`DEFAULT_STUCK`].
     pub stuck: Option<Duration>,
+    /// Every this long, closes one live connection picked at random (a
+    /// stand-in for a rolling restart). Default `None`: never.
+    ///
+    /// The close comes between two answers, never inside one, so the peer
+    /// sees whole frames and then end-of-stream (or a reset, when it had
+    /// sent bytes the server had not read yet); only the modes that send
+    /// half a frame on purpose ([`Mode::StallPartial`],
+    /// [`Mode::CloseMidFrame`]) can leave one cut. Requests read and not
+    /// yet answered (the stall modes) are dropped. A connection blocked
+    /// writing to a peer that does not read closes once that write ends.
+    pub close_every: Option<Duration>,
 }
 
 impl Default for TestServerOptions {
@@ -162,6 +175,7 @@ impl TestServerOptions {
             mode,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             stuck: Some(DEFAULT_STUCK),
+            close_every: None,
         }
     }
 
@@ -172,6 +186,7 @@ impl TestServerOptions {
             mode: self.mode,
             idle_timeout: nonzero(self.idle_timeout),
             stuck: nonzero(self.stuck),
+            close_every: nonzero(self.close_every),
         }
     }
 }
@@ -230,20 +245,49 @@ pub async fn run(listener: TcpListener, mode: Mode) -> io::Result<()> {
 }
 
 /// Accepts connections from `listener` and serves each with `options`,
-/// until accepting fails. Connections end when their task (or this future)
-/// is dropped.
+/// until accepting fails; closes one at random every
+/// [`close_every`](TestServerOptions::close_every). Connections end when
+/// their task (or this future) is dropped.
 ///
 /// # Errors
 /// The accept error that ended the loop.
 pub async fn run_with(listener: TcpListener, options: TestServerOptions) -> io::Result<()> {
     let options = options.normalized();
     let mut conns = tokio::task::JoinSet::new();
+    // One sender per live connection when `close_every` is on; sending
+    // closes it, and a closed sender marks a connection that ended.
+    let mut closers: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut rng = XorShift::new();
+    // The period is only a placeholder when `close_every` is off: the
+    // branch is then disabled.
+    let period = options.close_every.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let (stream, _) = listener.accept().await?;
-        conns.spawn(async move {
-            let _ = serve(stream, options).await;
-        });
-        while conns.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let close = if options.close_every.is_some() {
+                    closers.retain(|c| !c.is_closed());
+                    let (tx, rx) = oneshot::channel();
+                    closers.push(tx);
+                    Some(rx)
+                } else {
+                    None
+                };
+                conns.spawn(async move {
+                    let _ = serve(stream, options, close).await;
+                });
+                while conns.try_join_next().is_some() {}
+            }
+            _ = ticker.tick(), if options.close_every.is_some() => {
+                closers.retain(|c| !c.is_closed());
+                if !closers.is_empty() {
+                    let i = (rng.next() % closers.len() as u64) as usize;
+                    let _ = closers.swap_remove(i).send(());
+                }
+            }
+        }
     }
 }
 
@@ -398,11 +442,12 @@ impl RequestBuffer {
 /// [`io::ErrorKind::TimedOut`] when a write made no progress for the idle
 /// timeout.
 pub async fn serve_connection(stream: TcpStream, mode: Mode) -> io::Result<()> {
-    serve(stream, TestServerOptions::new(mode).normalized()).await
+    serve(stream, TestServerOptions::new(mode).normalized(), None).await
 }
 
-/// Serves one connection with `options` until the peer closes, the idle
-/// timeout, or an i/o error.
+/// Serves one connection with `options` (all but `close_every`, which is
+/// [`run_with`]'s) until the peer closes, the idle timeout, or an i/o
+/// error.
 ///
 /// # Errors
 /// As [`serve_connection`].
@@ -410,7 +455,16 @@ pub async fn serve_connection_with(
     stream: TcpStream,
     options: TestServerOptions,
 ) -> io::Result<()> {
-    serve(stream, options.normalized()).await
+    serve(stream, options.normalized(), None).await
+}
+
+/// Resolves to `true` when told to close, to `false` when the sender went
+/// away without a word; never without a receiver.
+async fn close_signal(close: &mut Option<oneshot::Receiver<()>>) -> bool {
+    match close {
+        Some(rx) => rx.await.is_ok(),
+        None => std::future::pending().await,
+    }
 }
 
 /// Restarts the idle wait, if there is one.
@@ -514,13 +568,19 @@ fn half_frame(out: &mut BytesMut, id: u32, body: &[u8]) {
 }
 
 /// The connection loop: reads requests, writes answers, and closes on the
-/// idle timeout.
-async fn serve(mut stream: TcpStream, options: TestServerOptions) -> io::Result<()> {
+/// idle timeout or a word from `close`. Closes only between answers (see
+/// [`TestServerOptions::close_every`]).
+async fn serve(
+    mut stream: TcpStream,
+    options: TestServerOptions,
+    mut close: Option<oneshot::Receiver<()>>,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let TestServerOptions {
         mode,
         idle_timeout: idle,
         stuck,
+        ..
     } = options;
     let partial = stuck.filter(|_| mode == Mode::StallPartial);
     let mut rng = XorShift::new();
@@ -536,6 +596,13 @@ async fn serve(mut stream: TcpStream, options: TestServerOptions) -> io::Result<
         let due = delayed.next_due();
         tokio::select! {
             biased;
+            closing = close_signal(&mut close) => {
+                if closing {
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
+                close = None;
+            }
             () = &mut idle_sleep, if idle.is_some() => {
                 let _ = stream.shutdown().await;
                 return Ok(());

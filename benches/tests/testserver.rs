@@ -216,6 +216,7 @@ fn options_default_to_echo_with_the_npm_servers_timers() {
         mode: Mode::Echo,
         idle_timeout: Some(Duration::from_secs(60)),
         stuck: Some(Duration::from_secs(30)),
+        close_every: None,
     };
     assert_eq!(TestServerOptions::default(), expected);
     assert_eq!(
@@ -280,6 +281,17 @@ fn testserver_binary_stall_mode_answers_after_stuck_ms() {
     let waited = start.elapsed();
     assert_eq!(got, req);
     assert!(waited >= ms(200) && waited <= ms(1200), "{waited:?}");
+}
+
+#[test]
+fn testserver_binary_refuses_close_every_ms_0() {
+    let status = Command::new(env!("CARGO_BIN_EXE_framing-testserver"))
+        .args(["--close-every-ms", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
 }
 
 #[tokio::test]
@@ -382,6 +394,60 @@ async fn idle_timeout_counts_writes_as_traffic() {
     let closed_at = start.elapsed();
     assert!(rest.is_empty());
     assert!(closed_at >= ms(700), "{closed_at:?}");
+}
+
+#[tokio::test]
+async fn close_every_closes_one_of_three_connections_within_a_second() {
+    let server = TestServer::start_with(TestServerOptions {
+        close_every: Some(ms(100)),
+        ..TestServerOptions::new(Mode::Echo)
+    })
+    .await
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..3 {
+        let mut sock = TcpStream::connect(server.local_addr()).await.unwrap();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            read_until_closed(&mut sock).await;
+            let _ = tx.send(i);
+        });
+    }
+    let closed = timeout(ms(1000), rx.recv()).await;
+    assert!(matches!(closed, Ok(Some(_))), "{closed:?}");
+}
+
+#[tokio::test]
+async fn close_every_closes_between_whole_frames() {
+    let (_s, mut sock) = connect_with(TestServerOptions {
+        close_every: Some(ms(100)),
+        ..TestServerOptions::new(Mode::Echo)
+    })
+    .await;
+    let payload = vec![0xA5u8; 64 * 1024];
+    let closed = timeout(BOUND, async {
+        for id in 0.. {
+            let req = request(id, &payload);
+            if sock.write_all(&req).await.is_err() {
+                return;
+            }
+            // A whole answer, or nothing before the close.
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            while got.len() < req.len() {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => {
+                        assert!(got.is_empty(), "cut after {} bytes", got.len());
+                        return;
+                    }
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert_eq!(got, req);
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection was never closed");
 }
 
 #[tokio::test]

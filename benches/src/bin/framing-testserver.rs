@@ -3,12 +3,14 @@
 //! ```text
 //! framing-testserver --listen 127.0.0.1:0 --mode echo
 //! framing-testserver --mode stall --stuck-ms 200 --idle-timeout-ms 1000
+//! framing-testserver --mode echo --close-every-ms 500
 //! ```
 //!
 //! | flag | npm `test-socket-server` | default | 0 |
 //! |---|---|---|---|
 //! | `--idle-timeout-ms` | `timeout_ms` | 60000 | never closes an idle connection |
 //! | `--stuck-ms` | `stuck_ms` | 30000 | the stall modes stay stuck forever |
+//! | `--close-every-ms` | — | off | rejected |
 //!
 //! Prints `listening on ADDR` first, so a test binding port 0 can read the
 //! address.
@@ -39,6 +41,10 @@ struct Args {
     /// server's `stuck_ms`); 0 stays stuck forever.
     #[arg(long, value_name = "MS", default_value_t = millis(testserver::DEFAULT_STUCK))]
     stuck_ms: u64,
+    /// Every this many ms, close one live connection picked at random,
+    /// between two answers (a rolling-restart stand-in); off unless given.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    close_every_ms: Option<u64>,
 }
 
 /// `d` in whole milliseconds.
@@ -53,6 +59,7 @@ impl Args {
             mode: self.mode,
             idle_timeout: Some(Duration::from_millis(self.idle_timeout_ms)),
             stuck: Some(Duration::from_millis(self.stuck_ms)),
+            close_every: self.close_every_ms.map(Duration::from_millis),
         }
     }
 }

@@ -175,6 +175,9 @@ pub enum DisconnectReason {
     /// Reading or writing failed; [`source`](core::error::Error::source)
     /// returns the error itself.
     Io(IoError),
+    /// There has been no connection yet (a reconnecting client that has
+    /// not connected: see [`WhileDisconnected`](crate::WhileDisconnected)).
+    NotConnected,
 }
 
 impl DisconnectReason {
@@ -205,6 +208,7 @@ impl fmt::Display for DisconnectReason {
                 "peer closed the connection mid-frame ({buffered} bytes of an unfinished frame)"
             ),
             DisconnectReason::Io(e) => write!(f, "i/o error ({:?}): {e}", e.kind()),
+            DisconnectReason::NotConnected => f.write_str("not connected yet"),
         }
     }
 }

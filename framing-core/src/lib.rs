@@ -170,7 +170,7 @@ pub use config::{
     Config, ConfigBuilder, DEFAULT_IDLE_TIMEOUT, DEFAULT_LATE_MEMORY, DEFAULT_LOW_BUFFER_BYTES,
     DEFAULT_MAX_BUFFER_BYTES, DEFAULT_WARN_BUFFER_BYTES,
 };
-pub use connection::{Connection, State, Transmit};
+pub use connection::{Connection, State, Transmit, WhileDisconnected};
 pub use error::{
     CallError, ConfigError, DisconnectReason, IoError, IoFailure, ProtocolError, Rejected,
     RespondError,

@@ -51,6 +51,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                     .map(|d| now.add_duration(d));
                 self.pending.insert(key, ctx, deadline);
                 self.stats.calls += 1;
+                self.unsent.queued(self.queued_total, key);
                 self.enqueue(&header[..hl], payload);
                 Ok(RpcId(key))
             }
@@ -80,6 +81,11 @@ impl<T: Timestamp, C> Connection<T, C> {
             State::Open => {}
             State::ShuttingDown { .. } => return Err(CallError::ShuttingDown),
             State::Closed(reason) => return Err(reason),
+            State::Disconnected { reason } => {
+                if self.unsent.fail_fast() {
+                    return Err(CallError::Disconnected(reason));
+                }
+            }
         }
         self.config.check_room(self.queue.queued())?;
         let key = match opts.id {

@@ -1,13 +1,13 @@
 //! Bytes in: reads, decoding frames into responses or requests, end of
 //! stream and I/O errors.
 
-use super::{Connection, Role};
+use super::{Connection, Role, State};
 use crate::{CallError, DisconnectReason, Timestamp};
 
 impl<T: Timestamp, C> Connection<T, C> {
     /// Bytes received from the peer (copied into the read buffer).
     pub fn handle_read(&mut self, now: T, data: &[u8]) {
-        if self.is_closed() || data.is_empty() {
+        if !self.connected() || data.is_empty() {
             return;
         }
         self.decoder.extend(data);
@@ -23,7 +23,7 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     /// `n` bytes were read into [`recv_buffer`](Self::recv_buffer).
     pub fn handle_received(&mut self, now: T, n: usize) {
-        if self.is_closed() || n == 0 {
+        if !self.connected() || n == 0 {
             return;
         }
         self.decoder.commit(n);
@@ -67,9 +67,22 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     /// Reading or writing failed: the connection ends as by
     /// [`handle_eof`](Self::handle_eof), with this reason.
+    ///
+    /// In reconnect mode ([`set_reconnect`](Self::set_reconnect)) the core
+    /// does not close: calls whose requests were written complete with
+    /// `Disconnected`, the others wait in [`State::Disconnected`] for
+    /// [`handle_connected`](Self::handle_connected).
+    /// [`DisconnectReason::NotConnected`] puts a core that was never
+    /// connected there without an event.
     pub fn handle_io_error(&mut self, _now: T, reason: DisconnectReason) {
         if !self.is_closed() {
-            self.fail(CallError::Disconnected(reason));
+            self.lost(reason);
         }
+    }
+
+    /// Whether bytes can be read: open or shutting down, not closed and
+    /// not waiting for a new connection.
+    fn connected(&self) -> bool {
+        !self.is_closed() && !matches!(self.state, State::Disconnected { .. })
     }
 }

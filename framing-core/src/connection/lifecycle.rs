@@ -1,7 +1,7 @@
 //! The life of a connection: open, shutting down, closed and why.
 
 use super::Connection;
-use crate::{CallError, Event, RpcId, Timestamp};
+use crate::{CallError, DisconnectReason, Event, RpcId, Timestamp};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,13 @@ pub enum State<T> {
     /// shutdown, [`CallError::Disconnected`] or [`CallError::Protocol`]
     /// when the connection failed.
     Closed(CallError),
+    /// Reconnect mode only ([`Connection::set_reconnect`]): the connection
+    /// was lost (or is not up yet) and the driver is connecting again.
+    /// Calls not yet written wait for the next connection, or fail fast.
+    Disconnected {
+        /// Why there is no connection.
+        reason: DisconnectReason,
+    },
 }
 
 impl<T: Timestamp, C> Connection<T, C> {
@@ -38,7 +45,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     #[inline]
     pub fn is_closed(&self) -> bool {
         match self.state {
-            State::Open => false,
+            State::Open | State::Disconnected { .. } => false,
             State::ShuttingDown { .. } => self.shutdown_done(),
             State::Closed(_) => true,
         }
@@ -60,9 +67,12 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// [`State::Closed`] once nothing is pending or left to write. A server
     /// stops reading requests and closes once every request it received is
     /// answered and written (or at the deadline). A second call can only
-    /// bring the deadline forward.
+    /// bring the deadline forward. Without a connection
+    /// ([`State::Disconnected`]) nothing in flight can finish: the
+    /// connection closes at once, as by [`close`](Self::close).
     pub fn shutdown(&mut self, deadline: T) {
         match self.state {
+            State::Disconnected { .. } => self.fail(CallError::Closed),
             State::Open => self.state = State::ShuttingDown { deadline },
             State::ShuttingDown { deadline: d } if deadline < d => {
                 self.state = State::ShuttingDown { deadline }
@@ -98,6 +108,7 @@ impl<T: Timestamp, C> Connection<T, C> {
         }
         self.state = State::Closed(reason);
         // Nothing more can be read, written or answered: free it all.
+        self.unsent.clear();
         self.queue.clear();
         self.pending.clear();
         self.decoder.clear();

@@ -11,6 +11,7 @@
 //! | `server.rs` | requests awaiting an answer | `respond` |
 //! | `output.rs` | the write queue and its watermarks, events | `poll_event`, `poll_transmit` |
 //! | `lifecycle.rs` | the [`State`] | `shutdown`, `close` |
+//! | `reconnect.rs` | calls not yet written | `set_reconnect`, `handle_connected` |
 //! | `timeouts.rs` | the idle clock | `handle_timeout`, `poll_timeout` |
 //!
 //! Whether a graceful shutdown has finished is not stored anywhere: it is
@@ -22,11 +23,13 @@ mod client;
 mod input;
 mod lifecycle;
 mod output;
+mod reconnect;
 mod server;
 mod timeouts;
 
 pub use lifecycle::State;
 pub use output::Transmit;
+pub use reconnect::WhileDisconnected;
 
 use alloc::collections::VecDeque;
 
@@ -87,6 +90,10 @@ pub struct Connection<T: Timestamp, C = ()> {
     decoder: Decoder,
     /// Unwritten bytes (`output.rs`).
     queue: WriteQueue,
+    /// Bytes ever queued: the offset the next frame starts at (`output.rs`).
+    queued_total: u64,
+    /// Reconnect mode: calls whose frames are not written yet (`reconnect.rs`).
+    unsent: reconnect::Unsent,
     /// A `Pause` is in force (`output.rs`).
     paused: bool,
     /// Events not yet polled (`output.rs`).
@@ -123,6 +130,8 @@ impl<T: Timestamp, C> Connection<T, C> {
             has_ids: config.codec.has_ids(),
             decoder: Decoder::new(config.read_chunk),
             queue: WriteQueue::new(config.coalesce_max),
+            queued_total: 0,
+            unsent: reconnect::Unsent::default(),
             paused: false,
             events: VecDeque::new(),
             pending: Pending::new(config.codec.max_id(), now),
@@ -188,6 +197,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     pub fn wants_read(&self) -> bool {
         match self.state {
             _ if self.is_closed() => false,
+            State::Disconnected { .. } => false,
             State::ShuttingDown { .. } => self.role == Role::Client,
             _ => self.role == Role::Client || !self.paused,
         }

@@ -2,7 +2,7 @@
 
 use bytes::{Buf, Bytes};
 
-use super::Connection;
+use super::{Connection, State};
 use crate::{Event, Timestamp};
 
 impl<T: Timestamp, C> Connection<T, C> {
@@ -36,7 +36,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// ```
     #[must_use = "write the bytes and advance by the count written"]
     pub fn poll_transmit(&mut self, now: T) -> Option<Transmit<'_, T, C>> {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || matches!(self.state, State::Disconnected { .. }) {
             None
         } else {
             Some(Transmit { conn: self, now })
@@ -51,6 +51,13 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.queue.advance(n);
         self.stats.bytes_out += n as u64;
         self.touch(now);
+        self.unsent
+            .written_to(self.queued_total - self.queue.queued() as u64);
+        self.after_dequeue();
+    }
+
+    /// Bytes left the queue: `Resume` once it falls to the low watermark.
+    pub(super) fn after_dequeue(&mut self) {
         if self.paused && self.queue.queued() <= self.config.low_buffer_bytes {
             self.paused = false;
             self.events.push_back(Event::Resume {
@@ -62,6 +69,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// Queues a frame, raising `Pause` when the queue crosses the warning
     /// watermark.
     pub(super) fn enqueue(&mut self, header: &[u8], payload: Bytes) {
+        self.queued_total += (header.len() + payload.len()) as u64;
         self.queue.push(header, payload);
         self.stats.frames_out += 1;
         if !self.paused && self.queue.queued() > self.config.warn_buffer_bytes {

@@ -47,8 +47,10 @@ impl<T: Timestamp, C> Connection<T, C> {
             .min()
     }
 
+    /// When the connection counts as idle; never without a connection.
     fn idle_deadline(&self) -> Option<T> {
         match self.config.idle_timeout {
+            Some(_) if matches!(self.state, State::Disconnected { .. }) => None,
             Some(idle) if !self.idle_fired => Some(self.last_activity.add_duration(idle)),
             _ => None,
         }

@@ -168,6 +168,28 @@ impl<C, T: Timestamp> FifoTable<C, T> {
         self.deadlines.clear();
     }
 
+    /// Removes every call before sequence number `first_kept` (all calls
+    /// when `None`), oldest first, with their slots: the responses that
+    /// would have matched them will never come (the connection that
+    /// carried their requests is gone).
+    pub(super) fn drain_before(&mut self, first_kept: Option<u64>, mut f: impl FnMut(u64, C)) {
+        let end = first_kept.unwrap_or(self.next_seq());
+        while self.base < end {
+            let Some(slot) = self.slots.pop_front() else {
+                break;
+            };
+            let seq = self.base;
+            self.base += 1;
+            if let Some(s) = slot {
+                self.live -= 1;
+                if s.stamp != NO_TIMER {
+                    self.deadlines.forget_one();
+                }
+                f(seq, s.ctx);
+            }
+        }
+    }
+
     /// Drops the empty slots kept for late responses.
     pub(super) fn forget_slots(&mut self) {
         debug_assert_eq!(self.live, 0);

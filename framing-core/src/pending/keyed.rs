@@ -193,6 +193,16 @@ impl<K: Key, C, T: Timestamp> KeyedTable<K, C, T> {
         self.deadlines.peek(&table).map(|(at, _)| at)
     }
 
+    /// Removes every call whose key `keep` refuses.
+    pub(super) fn drain_unless(&mut self, keep: impl Fn(u64) -> bool, mut f: impl FnMut(u64, C)) {
+        for slot in self.map.extract_if(|s| !keep(s.key.get())) {
+            if slot.stamp != NO_TIMER {
+                self.deadlines.forget_one();
+            }
+            f(slot.key.get(), slot.ctx);
+        }
+    }
+
     /// Removes every call.
     pub(super) fn drain(&mut self, mut f: impl FnMut(u64, C)) {
         for slot in self.map.drain() {

@@ -130,6 +130,21 @@ impl<C, T: Timestamp> Pending<C, T> {
         each!(self, t => t.drain(f))
     }
 
+    /// The connection that carried the requests of every call but the
+    /// `unsent` ones is gone: removes those calls (oldest first where the
+    /// order is known). `unsent` is sorted; without ids (where keys are
+    /// sequence numbers) its first key is where the next connection's
+    /// responses begin.
+    pub(crate) fn drain_sent(&mut self, unsent: &[u64], f: impl FnMut(u64, C)) {
+        debug_assert!(unsent.windows(2).all(|w| w[0] <= w[1]));
+        let kept = |k: u64| unsent.binary_search(&k).is_ok();
+        match self {
+            Pending::Id32(t) => t.drain_unless(kept, f),
+            Pending::Id64(t) => t.drain_unless(kept, f),
+            Pending::Fifo(t) => t.drain_before(unsent.first().copied(), f),
+        }
+    }
+
     /// Drops every call and what is kept for late responses (the
     /// connection has ended: no response can come).
     pub(crate) fn clear(&mut self) {

@@ -62,3 +62,8 @@ pub type Client = framing_driver::Client<AsyncStd>;
 
 /// A framed RPC server on async-std. See [`framing_driver::Server`].
 pub type Server = framing_driver::Server<AsyncStd>;
+
+/// Clients of several hosts balanced by pending calls, on async-std (feature
+/// `tower`). See [`framing_driver::Pool`].
+#[cfg(feature = "tower")]
+pub type Pool<K = usize> = framing_driver::Pool<AsyncStd, K>;

@@ -19,6 +19,7 @@ use crate::RpcId;
 pub struct CallOptions {
     pub(crate) id: Option<RpcId>,
     pub(crate) timeout: TimeoutChoice,
+    wait_for_room: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +58,37 @@ impl CallOptions {
         self
     }
 
-    pub(crate) fn resolve_timeout(&self, default: Option<Duration>) -> Option<Duration> {
+    /// Wait for room instead of failing with `BufferFull` while more than
+    /// `max_buffer_bytes` are unwritten, until the call's deadline.
+    ///
+    /// The core itself never queues past the limit: it refuses with
+    /// `BufferFull` either way. The option tells a driver to keep the
+    /// call and offer it again once there is room, as the adapters'
+    /// clients do; a hand-written loop may do the same.
+    pub fn wait_for_room(mut self) -> Self {
+        self.wait_for_room = true;
+        self
+    }
+
+    /// Whether the call waits for room (see [`wait_for_room`](Self::wait_for_room)).
+    pub fn waits_for_room(&self) -> bool {
+        self.wait_for_room
+    }
+
+    /// The call's timeout given the connection's default: its own, none,
+    /// or `default`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::CallOptions;
+    ///
+    /// let default = Some(Duration::from_secs(5));
+    /// assert_eq!(CallOptions::new().effective_timeout(default), default);
+    /// assert_eq!(CallOptions::new().no_timeout().effective_timeout(default), None);
+    /// ```
+    pub fn effective_timeout(&self, default: Option<Duration>) -> Option<Duration> {
         match self.timeout {
             TimeoutChoice::Default => default,
             TimeoutChoice::Never => None,

@@ -433,6 +433,9 @@ pub enum ConfigError {
     ZeroDuration(&'static str),
     /// A count of zero where a positive one is needed.
     Zero(&'static str),
+    /// A reconnect backoff must grow: the largest delay at least the
+    /// first, a multiplier of at least 1.
+    Reconnect,
 }
 
 impl fmt::Display for ConfigError {
@@ -452,6 +455,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroDuration(what) | ConfigError::Zero(what) => {
                 write!(f, "{what} must be greater than zero")
             }
+            ConfigError::Reconnect => f.write_str(
+                "reconnect backoff: the largest delay must be at least the first, \
+                 the multiplier at least 1",
+            ),
         }
     }
 }

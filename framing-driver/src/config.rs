@@ -18,6 +18,99 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 65_536;
 /// (watermarks, idle, errors): 256 is far more than a live subscriber lags.
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
 
+/// Default first reconnect delay (before jitter): 100 ms.
+pub const DEFAULT_RECONNECT_INITIAL: Duration = Duration::from_millis(100);
+/// Default longest reconnect delay (before jitter): 5 s.
+pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// Default growth of the reconnect delay per failed attempt: ×2.
+pub const DEFAULT_RECONNECT_MULTIPLIER: f32 = 2.0;
+
+/// How a client reconnects after an unplanned disconnect: exponential
+/// backoff with full jitter (each delay drawn uniformly between zero and
+/// the schedule's current step), re-resolving host names at every attempt.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use framing_driver::{Config, Reconnect};
+///
+/// let config = Config::builder()
+///     .reconnect(Some(
+///         Reconnect::new()
+///             .initial(Duration::from_millis(50))
+///             .max(Duration::from_secs(2))
+///             .fail_fast(true),
+///     ))
+///     .build()
+///     .unwrap();
+/// assert!(config.reconnect().unwrap().is_fail_fast());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reconnect {
+    initial: Duration,
+    max: Duration,
+    multiplier: f32,
+    fail_fast: bool,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect {
+            initial: DEFAULT_RECONNECT_INITIAL,
+            max: DEFAULT_RECONNECT_MAX,
+            multiplier: DEFAULT_RECONNECT_MULTIPLIER,
+            fail_fast: false,
+        }
+    }
+}
+
+impl Reconnect {
+    /// The defaults: 100 ms doubling up to 5 s; calls wait for the next
+    /// connection until their deadline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The first delay's step (default 100 ms).
+    pub fn initial(mut self, d: Duration) -> Self {
+        self.initial = d;
+        self
+    }
+    /// The largest step (default 5 s).
+    pub fn max(mut self, d: Duration) -> Self {
+        self.max = d;
+        self
+    }
+    /// Growth per failed attempt (default 2).
+    pub fn multiplier(mut self, m: f32) -> Self {
+        self.multiplier = m;
+        self
+    }
+    /// While there is no connection, fail calls at once with
+    /// `Disconnected` instead of letting them wait for the next one
+    /// (default off).
+    pub fn fail_fast(mut self, on: bool) -> Self {
+        self.fail_fast = on;
+        self
+    }
+    /// The first delay's step.
+    pub fn initial_delay(&self) -> Duration {
+        self.initial
+    }
+    /// The largest step.
+    pub fn max_delay(&self) -> Duration {
+        self.max
+    }
+    /// Growth per failed attempt.
+    pub fn growth(&self) -> f32 {
+        self.multiplier
+    }
+    /// Whether calls fail at once while there is no connection.
+    pub fn is_fail_fast(&self) -> bool {
+        self.fail_fast
+    }
+}
+
 /// Settings of a client or server connection. Build with
 /// [`Config::builder`]; a `Config` is always valid.
 ///
@@ -48,6 +141,7 @@ pub struct Config {
     keepalive: Option<Duration>,
     max_in_flight: usize,
     event_capacity: usize,
+    reconnect: Option<Reconnect>,
 }
 
 impl Default for Config {
@@ -59,6 +153,7 @@ impl Default for Config {
             keepalive: Some(DEFAULT_KEEPALIVE),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            reconnect: None,
         }
     }
 }
@@ -96,6 +191,11 @@ impl Config {
     /// 256).
     pub fn event_capacity(&self) -> usize {
         self.event_capacity
+    }
+    /// Client: how it reconnects after an unplanned disconnect, `None`
+    /// when it does not (the default).
+    pub fn reconnect(&self) -> Option<Reconnect> {
+        self.reconnect
     }
 }
 
@@ -139,12 +239,20 @@ impl ConfigBuilder {
         self.config.event_capacity = n;
         self
     }
+    /// Client: reconnect after an unplanned disconnect, with this backoff
+    /// (default `None`: the client ends with its connection).
+    pub fn reconnect(mut self, reconnect: Option<Reconnect>) -> Self {
+        self.config.reconnect = reconnect;
+        self
+    }
 
     /// Checks the settings.
     ///
     /// # Errors
     /// [`ConfigError::ZeroDuration`] for a zero connect timeout or keepalive;
-    /// [`ConfigError::Zero`] for zero requests in flight or event capacity.
+    /// [`ConfigError::Zero`] for zero requests in flight or event capacity;
+    /// [`ConfigError::Reconnect`] for a zero initial delay, a largest delay
+    /// below it, or a multiplier below 1.
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.config;
         if c.connect_timeout.is_zero() {
@@ -158,6 +266,14 @@ impl ConfigBuilder {
         }
         if c.event_capacity == 0 {
             return Err(ConfigError::Zero("event_capacity"));
+        }
+        if let Some(r) = c.reconnect {
+            if r.initial.is_zero() {
+                return Err(ConfigError::ZeroDuration("reconnect initial delay"));
+            }
+            if r.max < r.initial || !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
+                return Err(ConfigError::Reconnect);
+            }
         }
         Ok(c)
     }
@@ -194,6 +310,24 @@ mod tests {
             (
                 Config::builder().event_capacity(0).build(),
                 ConfigError::Zero("event_capacity"),
+            ),
+            (
+                Config::builder()
+                    .reconnect(Some(Reconnect::new().initial(zero)))
+                    .build(),
+                ConfigError::ZeroDuration("reconnect initial delay"),
+            ),
+            (
+                Config::builder()
+                    .reconnect(Some(Reconnect::new().max(Duration::from_millis(1))))
+                    .build(),
+                ConfigError::Reconnect,
+            ),
+            (
+                Config::builder()
+                    .reconnect(Some(Reconnect::new().multiplier(0.5)))
+                    .build(),
+                ConfigError::Reconnect,
             ),
         ];
         for (built, want) in cases {

@@ -5,27 +5,36 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Why `connect` failed.
+/// Why `connect` (or a reconnection attempt) failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnectError {
     /// Nothing listens there, or it cannot be reached (refused,
     /// unreachable, reset during the handshake).
     HostUnavailable {
-        /// The address tried.
+        /// The address tried (the last one, when a name resolved to
+        /// several).
         addr: SocketAddr,
         /// The operating system's error.
         source: io::Error,
     },
     /// The connection was not established within the connect timeout.
     TimedOut {
-        /// The address tried.
+        /// The address tried (the last one, when a name resolved to
+        /// several).
         addr: SocketAddr,
         /// The timeout.
         after: Duration,
     },
-    /// The configuration is invalid.
-    Config(framing_core::ConfigError),
+    /// The host name could not be resolved, or resolved to no address.
+    Resolve {
+        /// The name.
+        host: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// The target is neither an address nor `host:port`.
+    InvalidTarget(String),
     /// Any other I/O error.
     Io(io::Error),
 }
@@ -59,7 +68,12 @@ impl fmt::Display for ConnectError {
             ConnectError::TimedOut { addr, after } => {
                 write!(f, "connect to {addr} timed out after {after:?}")
             }
-            ConnectError::Config(e) => write!(f, "invalid configuration: {e}"),
+            ConnectError::Resolve { host, source } => {
+                write!(f, "cannot resolve {host}: {source}")
+            }
+            ConnectError::InvalidTarget(t) => {
+                write!(f, "not an address or host:port: {t:?}")
+            }
             ConnectError::Io(e) => write!(f, "connect failed: {e}"),
         }
     }
@@ -68,20 +82,47 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::HostUnavailable { source, .. } => Some(source),
-            ConnectError::Config(e) => Some(e),
+            ConnectError::HostUnavailable { source, .. } | ConnectError::Resolve { source, .. } => {
+                Some(source)
+            }
             ConnectError::Io(e) => Some(e),
-            ConnectError::TimedOut { .. } => None,
+            ConnectError::TimedOut { .. } | ConnectError::InvalidTarget(_) => None,
         }
     }
 }
 
+/// Equal when of the same kind, for the same address or name, with I/O
+/// errors of the same kind (so that events carrying one compare).
+impl PartialEq for ConnectError {
+    fn eq(&self, other: &Self) -> bool {
+        use ConnectError as E;
+        match (self, other) {
+            (E::HostUnavailable { addr, source }, E::HostUnavailable { addr: a, source: s }) => {
+                addr == a && source.kind() == s.kind()
+            }
+            (E::TimedOut { addr, after }, E::TimedOut { addr: a, after: t }) => {
+                addr == a && after == t
+            }
+            (E::Resolve { host, source }, E::Resolve { host: h, source: s }) => {
+                host == h && source.kind() == s.kind()
+            }
+            (E::InvalidTarget(a), E::InvalidTarget(b)) => a == b,
+            (E::Io(a), E::Io(b)) => a.kind() == b.kind(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ConnectError {}
+
 impl From<ConnectError> for io::Error {
     fn from(e: ConnectError) -> Self {
         let kind = match &e {
-            ConnectError::HostUnavailable { source, .. } => source.kind(),
+            ConnectError::HostUnavailable { source, .. } | ConnectError::Resolve { source, .. } => {
+                source.kind()
+            }
             ConnectError::TimedOut { .. } => io::ErrorKind::TimedOut,
-            ConnectError::Config(_) => io::ErrorKind::InvalidInput,
+            ConnectError::InvalidTarget(_) => io::ErrorKind::InvalidInput,
             ConnectError::Io(e) => e.kind(),
         };
         io::Error::new(kind, e)

@@ -3,14 +3,16 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use framing_core::{CallError, DisconnectReason, Event, ProtocolError, RpcId};
 use tokio::sync::broadcast;
 
 use crate::runtime::BoxFuture;
+use crate::ConnectError;
 
 /// An event of one connection, with the peer's address (as the Node
 /// library's events carried host and port).
@@ -54,6 +56,21 @@ pub enum EventKind {
     },
     /// The peer broke the protocol; the connection failed.
     ProtocolError(ProtocolError),
+    /// A reconnecting client is connected (again), to this address.
+    Connected {
+        /// The address the connection went to.
+        addr: SocketAddr,
+    },
+    /// A reconnecting client will try to connect again after `delay`.
+    Reconnecting {
+        /// Attempts since the last connection, this one included (1 for
+        /// the first after a loss).
+        attempt: u32,
+        /// How long it waits before this attempt.
+        delay: Duration,
+        /// What ended the connection, or made the last attempt fail.
+        last_error: ReconnectCause,
+    },
     /// This subscriber fell more than the configured `event_capacity`
     /// events behind and missed the oldest `missed` of them (other
     /// subscribers are not affected).
@@ -61,6 +78,25 @@ pub enum EventKind {
         /// Events this subscriber will never see.
         missed: u64,
     },
+}
+
+/// Why a reconnecting client is connecting again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReconnectCause {
+    /// The connection ended.
+    Lost(DisconnectReason),
+    /// The last attempt failed.
+    Failed(Arc<ConnectError>),
+}
+
+impl std::fmt::Display for ReconnectCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReconnectCause::Lost(r) => write!(f, "connection lost: {r}"),
+            ReconnectCause::Failed(e) => write!(f, "attempt failed: {e}"),
+        }
+    }
 }
 
 /// A core event, split by where it goes.

@@ -29,24 +29,34 @@ mod clock;
 mod config;
 mod error;
 mod event;
+#[cfg(feature = "tower")]
+mod pool;
 mod pump;
 pub mod runtime;
 mod server;
 mod socket;
 mod stream_waker;
+mod target;
 mod timer;
 #[cfg(feature = "tower")]
 mod tower;
 
+/// Membership changes of a [`Pool`]: tower's `Change`.
+#[cfg(feature = "tower")]
+pub use ::tower::discover::Change;
 pub use client::{CallFuture, Client};
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_KEEPALIVE,
-    DEFAULT_MAX_IN_FLIGHT,
+    Config, ConfigBuilder, Reconnect, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_CAPACITY,
+    DEFAULT_KEEPALIVE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RECONNECT_INITIAL, DEFAULT_RECONNECT_MAX,
+    DEFAULT_RECONNECT_MULTIPLIER,
 };
 pub use error::ConnectError;
-pub use event::{ConnectionEvent, EventKind, Events};
+pub use event::{ConnectionEvent, EventKind, Events, ReconnectCause};
+#[cfg(feature = "tower")]
+pub use pool::{Key as PoolKey, Pool};
 pub use runtime::{Runtime, WrapStream};
 pub use server::Server;
+pub use target::{IntoTarget, Target};
 
 #[doc(hidden)]
 pub use socket2;
@@ -58,6 +68,7 @@ pub use socket2;
 pub mod api {
     pub use crate::{
         CallFuture, Config, ConfigBuilder, ConnectError, ConnectionEvent, EventKind, Events,
+        IntoTarget, Reconnect, ReconnectCause, Target,
     };
     pub use bytes::Bytes;
     /// The core's settings (framing, watermarks, limits, timeouts), the

@@ -49,6 +49,9 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     /// A timer firing at `deadline`.
     fn timer(&self, deadline: Instant) -> Self::Timer;
 
+    /// Resolves a host name to addresses, without blocking the runtime.
+    fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
+
     /// Opens a TCP connection (no timeout: the driver adds it).
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>>;
 
@@ -82,13 +85,19 @@ pub trait WrapStream<S> {
 /// ```ignore
 /// framing_driver::async_io_runtime! {
 ///     /// The smol runtime.
-///     Smol, smol::net::TcpStream, smol::net::TcpListener, |fut| smol::spawn(fut).detach()
+///     Smol, smol::net::TcpStream, smol::net::TcpListener,
+///     spawn: |fut| smol::spawn(fut).detach(),
+///     resolve: |host, port| smol::net::resolve((host.as_str(), port)).await,
 /// }
 /// ```
 #[cfg(feature = "async-io")]
 #[macro_export]
 macro_rules! async_io_runtime {
-    ($(#[$doc:meta])* $name:ident, $stream:ty, $listener:ty, |$fut:ident| $spawn:expr) => {
+    (
+        $(#[$doc:meta])* $name:ident, $stream:ty, $listener:ty,
+        spawn: |$fut:ident| $spawn:expr,
+        resolve: |$host:ident, $port:ident| $resolve:expr $(,)?
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
@@ -108,6 +117,15 @@ macro_rules! async_io_runtime {
 
             fn spawn(&self, $fut: impl ::std::future::Future<Output = ()> + Send + 'static) {
                 $spawn;
+            }
+
+            fn resolve(
+                &self,
+                $host: String,
+                $port: u16,
+            ) -> $crate::runtime::BoxFuture<'static, ::std::io::Result<Vec<::std::net::SocketAddr>>>
+            {
+                Box::pin(async move { $resolve })
             }
 
             fn timer(&self, deadline: ::std::time::Instant) -> $crate::runtime::AsyncIoTimer {

@@ -25,7 +25,8 @@ impl<R: Runtime> CoreTimer<R> {
     }
 
     /// Fires what is due in the core and arms the timer for the next
-    /// deadline. `true` if the core had something due.
+    /// deadline, or for `also` (a deadline the driver keeps) if earlier.
+    /// `true` if something was due.
     ///
     /// While the armed timer is due no later than the core's next deadline
     /// and has not fired, nothing can be due yet, and the clock is not
@@ -36,8 +37,9 @@ impl<R: Runtime> CoreTimer<R> {
         rt: &R,
         clock: &mut TurnClock,
         core: &mut Connection<Instant, C>,
+        also: Option<Instant>,
     ) -> bool {
-        let Some(at) = core.poll_timeout() else {
+        let Some(at) = [core.poll_timeout(), also].into_iter().flatten().min() else {
             return false;
         };
         if let (Some(armed), Some(timer)) = (self.armed, &mut self.timer) {

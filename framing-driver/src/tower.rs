@@ -4,7 +4,7 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use framing_core::CallError;
+use framing_core::{CallError, CallOptions};
 
 use crate::{CallFuture, Client, Runtime};
 
@@ -13,13 +13,29 @@ impl<R: Runtime> tower::Service<Bytes> for Client<R> {
     type Error = CallError;
     type Future = CallFuture;
 
-    /// Always ready: back-pressure is the connection's `BufferFull`
-    /// refusal and the `Pause`/`Resume` events.
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
-        Poll::Ready(Ok(()))
+    /// Honest readiness: `Pending` while the connection is over its
+    /// `warn_buffer_bytes` watermark (woken at `Resume`) or, for a
+    /// reconnecting client, while it has no connection (woken at
+    /// `Connected`); an error once the client has ended for good. See
+    /// [`Client::poll_ready`].
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        Client::poll_ready(self, cx)
     }
 
+    /// A call that waits for room rather than failing with `BufferFull`
+    /// (bounded by its deadline): `poll_ready` already held callers back
+    /// at the warning watermark.
     fn call(&mut self, request: Bytes) -> CallFuture {
-        Client::call(self, request)
+        Client::call_with(self, request, CallOptions::new().wait_for_room())
+    }
+}
+
+/// The load p2c balancing compares: calls awaiting a response (including
+/// those waiting for room), as the driver last published it.
+impl<R: Runtime> tower::load::Load for Client<R> {
+    type Metric = usize;
+
+    fn load(&self) -> usize {
+        self.pending_calls()
     }
 }

@@ -62,3 +62,8 @@ pub type Client = framing_driver::Client<Smol>;
 
 /// A framed RPC server on smol. See [`framing_driver::Server`].
 pub type Server = framing_driver::Server<Smol>;
+
+/// Clients of several hosts balanced by pending calls, on smol (feature
+/// `tower`). See [`framing_driver::Pool`].
+#[cfg(feature = "tower")]
+pub type Pool<K = usize> = framing_driver::Pool<Smol, K>;

@@ -61,3 +61,8 @@ pub type Client = framing_driver::Client<Tokio>;
 
 /// A framed RPC server on tokio. See [`framing_driver::Server`].
 pub type Server = framing_driver::Server<Tokio>;
+
+/// Clients of several hosts balanced by pending calls, on tokio (feature
+/// `tower`). See [`framing_driver::Pool`].
+#[cfg(feature = "tower")]
+pub type Pool<K = usize> = framing_driver::Pool<Tokio, K>;

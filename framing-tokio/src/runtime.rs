@@ -104,6 +104,14 @@ impl Runtime for Tokio {
         TokioTimer(Box::pin(tokio::time::sleep_until(deadline.into())))
     }
 
+    fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .collect())
+        })
+    }
+
     fn connect(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::TcpStream>> {
         Box::pin(async move { tokio::net::TcpStream::connect(addr).await.map(TokioIo) })
     }

@@ -47,7 +47,7 @@ impl<T: Timestamp, C> Connection<T, C> {
         match self.prepare_call(&payload, opts) {
             Ok((key, header, hl)) => {
                 let deadline = opts
-                    .resolve_timeout(self.config.call_timeout)
+                    .effective_timeout(self.config.call_timeout)
                     .map(|d| now.add_duration(d));
                 self.pending.insert(key, ctx, deadline);
                 self.stats.calls += 1;

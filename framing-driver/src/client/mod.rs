@@ -4,11 +4,17 @@
 //! - `mod.rs`: the handle, [`Client`];
 //! - `call.rs`: one call's future, which cancels the call when dropped;
 //! - `published.rs`: what the driver publishes for the handles to read;
-//! - `driver.rs`: the task that owns the connection.
+//! - `driver.rs`: the task that owns the connection;
+//! - `dial.rs`, `redial.rs`, `backoff.rs`: connecting, and reconnecting;
+//! - `parked.rs`: calls waiting for room in the write queue.
 
+mod backoff;
 mod call;
+mod dial;
 mod driver;
+mod parked;
 mod published;
+mod redial;
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
@@ -16,18 +22,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use framing_core::{CallOptions, Connection, Rejected, RpcId, Stats};
-use futures_util::future::{select, Either};
+use framing_core::{
+    CallOptions, Connection, DisconnectReason, Rejected, RpcId, Stats, WhileDisconnected,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::Events;
 use crate::runtime::{Io, Runtime, WrapStream};
-use crate::socket::configure;
-use crate::{Config, ConnectError};
+use crate::{Config, ConnectError, IntoTarget, Reconnect};
 pub use call::CallFuture;
 use call::{CallCtx, CallSlot};
+use dial::Dial;
 use driver::{ClientDriver, Command};
 pub(crate) use published::Published;
+use redial::Redial;
 
 /// A framed RPC client over one connection.
 ///
@@ -58,62 +66,109 @@ impl<R: Runtime> Clone for Client<R> {
 impl<R: Runtime> std::fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("peer", &self.published.peer)
+            .field("peer", &self.published.peer())
             .finish()
     }
 }
 
 impl<R: Runtime> Client<R> {
-    /// Connects with the default [`Config`].
+    /// Connects with the default [`Config`] to `target`: an address, or a
+    /// host name (`"db.local:7000"`, `("db.local", 7000)`) resolved on the
+    /// runtime, every address it resolves to tried in turn.
     ///
     /// # Errors
     /// [`ConnectError::HostUnavailable`] when the connection is refused or
-    /// the host unreachable, [`ConnectError::TimedOut`] after 5 s.
-    pub async fn connect(addr: SocketAddr) -> Result<Self, ConnectError> {
-        Self::connect_with(addr, Config::default()).await
+    /// the host unreachable, [`ConnectError::TimedOut`] after 5 s,
+    /// [`ConnectError::Resolve`] when the name does not resolve,
+    /// [`ConnectError::InvalidTarget`] for a malformed target.
+    pub async fn connect(target: impl IntoTarget) -> Result<Self, ConnectError> {
+        Self::connect_with(target, Config::default()).await
     }
 
     /// Connects with the given settings: connect timeout, TCP_NODELAY and
-    /// keepalive are applied to the socket.
+    /// keepalive are applied to the socket. With
+    /// [`Config::reconnect`], the client reconnects after an unplanned
+    /// disconnect instead of ending with its connection (the first
+    /// connection must succeed here; see
+    /// [`connect_lazy`](Self::connect_lazy) for one made in the
+    /// background).
     ///
     /// # Errors
     /// As [`connect`](Self::connect).
-    pub async fn connect_with(addr: SocketAddr, config: Config) -> Result<Self, ConnectError> {
+    pub async fn connect_with(
+        target: impl IntoTarget,
+        config: Config,
+    ) -> Result<Self, ConnectError> {
+        let target = target.into_target()?;
         let rt = R::current();
-        let timer = rt.timer(R::now() + config.connect_timeout());
-        let stream = match select(rt.connect(addr), timer).await {
-            Either::Left((result, _)) => result.map_err(|e| ConnectError::from_io(addr, e))?,
-            Either::Right(_) => {
-                return Err(ConnectError::TimedOut {
-                    addr,
-                    after: config.connect_timeout(),
-                })
-            }
-        };
-        if let Some(sock) = R::socket(&stream) {
-            configure(&sock, &config).map_err(ConnectError::Io)?;
-        }
-        Ok(Self::start(rt, stream, Some(addr), config))
+        let (stream, addr) = dial::dial(rt.clone(), target.clone(), config.clone()).await?;
+        let reconnect = config
+            .reconnect()
+            .map(|r| (r, dial::tcp(rt.clone(), target, config.clone())));
+        Ok(Self::start(rt, Some(stream), Some(addr), config, reconnect))
+    }
+
+    /// A reconnecting client that connects in the background: it returns
+    /// at once, dials `target` (with [`Config::reconnect`]'s backoff, or
+    /// the default [`Reconnect`] when the config has none), and reconnects
+    /// after every unplanned disconnect. Calls made before the first
+    /// connection wait for it until their deadline, or fail at once with
+    /// `Disconnected(NotConnected)` in fail-fast mode. Events say
+    /// `Connected { addr }` and `Reconnecting { .. }`.
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidTarget`] for a malformed target; connection
+    /// errors arrive as `Reconnecting` events instead.
+    pub fn connect_lazy(target: impl IntoTarget, config: Config) -> Result<Self, ConnectError> {
+        let target = target.into_target()?;
+        let rt = R::current();
+        let reconnect = config.reconnect().unwrap_or_default();
+        let dial = dial::tcp(rt.clone(), target, config.clone());
+        Ok(Self::start(rt, None, None, config, Some((reconnect, dial))))
     }
 
     /// A client over any stream of the runtime (Unix socket, TLS, ...).
-    /// Socket options are left as they are.
+    /// Socket options are left as they are, and it does not reconnect.
     pub fn from_stream<S>(stream: S, config: Config) -> Self
     where
         R: WrapStream<S>,
     {
-        Self::start(R::current(), R::wrap(stream), None, config)
+        Self::start(R::current(), Some(R::wrap(stream)), None, config, None)
     }
 
-    fn start<S: Io>(rt: R, io: S, peer: Option<SocketAddr>, config: Config) -> Self {
+    /// Starts the driver over `io` (`None`: not connected yet), reconnecting
+    /// with `reconnect` when given.
+    fn start<S: Io>(
+        rt: R,
+        io: Option<S>,
+        peer: Option<SocketAddr>,
+        config: Config,
+        reconnect: Option<(Reconnect, Dial<S>)>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let published = Arc::new(Published::new(
             peer,
             config.core().clone(),
             config.event_capacity(),
         ));
-        let core = Connection::client(config.core().clone(), R::now());
-        let driver = ClientDriver::new(rt.clone(), core, io, rx, published.clone());
+        let now = R::now();
+        let mut core = Connection::client(config.core().clone(), now);
+        let redial = reconnect.map(|(r, dial)| {
+            core.set_reconnect(Some(if r.is_fail_fast() {
+                WhileDisconnected::FailFast
+            } else {
+                WhileDisconnected::Hold
+            }));
+            Redial::new(rt.clone(), dial, &r)
+        });
+        let mut redial = redial;
+        if io.is_none() {
+            core.handle_io_error(now, DisconnectReason::NotConnected);
+            if let Some(r) = &mut redial {
+                r.dial_now();
+            }
+        }
+        let driver = ClientDriver::new(rt.clone(), core, io, redial, rx, published.clone());
         rt.spawn(driver);
         Client {
             commands: tx,
@@ -122,9 +177,11 @@ impl<R: Runtime> Client<R> {
         }
     }
 
-    /// The peer's address (`None` for [`from_stream`](Self::from_stream)).
+    /// The peer's address: of the current (or last) connection; `None`
+    /// for [`from_stream`](Self::from_stream) and before a lazy client's
+    /// first connection.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.published.peer
+        self.published.peer()
     }
 
     /// Sends `payload` as a request with an id picked by the client and
@@ -271,11 +328,25 @@ impl<R: Runtime> Client<R> {
     /// `Resume`, `IdleTimeout`, `Disconnected`, `UnknownResponse`,
     /// `ProtocolError`. The stream ends when the connection is gone.
     pub fn events(&self) -> Events {
-        self.published.events.subscribe(self.published.peer)
+        self.published.events.subscribe(self.published.peer())
     }
 
-    /// Whether the connection has ended (closed, failed or disconnected).
+    /// Whether the connection has ended (closed, failed or disconnected;
+    /// a reconnecting client only ends by `close`, `shutdown` or dropping
+    /// every handle).
     pub fn is_closed(&self) -> bool {
         self.published.is_closed() || self.commands.is_closed()
+    }
+
+    /// Ready for a call: `Ready(Ok)` while connected and not paused
+    /// (unwritten bytes under `warn_buffer_bytes`, or back to the low
+    /// watermark since), `Pending` otherwise (the task is woken when that
+    /// changes), `Ready(Err)` with the reason once the client has ended.
+    /// What the `tower::Service` impl's `poll_ready` answers.
+    pub fn poll_ready(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), framing_core::CallError>> {
+        self.published.poll_ready(cx)
     }
 }

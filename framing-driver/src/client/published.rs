@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use framing_core::{CallError, Connection, State, Stats};
@@ -15,8 +16,9 @@ use crate::event::Subscribers;
 /// The snapshot, shared by the handles and the driver.
 #[derive(Debug)]
 pub(crate) struct Published {
-    /// The peer, when the stream has an address.
-    pub(crate) peer: Option<SocketAddr>,
+    /// The peer of the current (or last) connection, when the stream has
+    /// an address.
+    peer: Mutex<Option<SocketAddr>>,
     /// The core's settings (immutable): the buffer limit handles check.
     pub(crate) config: framing_core::Config,
     pub(crate) events: Subscribers,
@@ -26,6 +28,12 @@ pub(crate) struct Published {
     pending: AtomicUsize,
     /// A `Pause` is in force.
     paused: AtomicBool,
+    /// No connection (a reconnecting client between connections).
+    down: AtomicBool,
+    /// Tasks waiting for the client to be ready (`poll_ready`): connected,
+    /// not paused, or closed.
+    ready_waiters: Mutex<Vec<Waker>>,
+    has_waiters: AtomicBool,
     /// The core's counters.
     stats: Mutex<Stats>,
     /// Set once, when the core has closed: what calls are refused with.
@@ -42,27 +50,92 @@ impl Published {
         event_capacity: usize,
     ) -> Self {
         Published {
-            peer,
+            peer: Mutex::new(peer),
             config,
             events: Subscribers::new(event_capacity),
             queued: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             paused: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            ready_waiters: Mutex::new(Vec::new()),
+            has_waiters: AtomicBool::new(false),
             stats: Mutex::new(Stats::default()),
             closed: OnceLock::new(),
             refused_by_handles: AtomicU64::new(0),
         }
     }
 
-    /// Takes a snapshot of the core.
-    pub(crate) fn publish<C>(&self, core: &Connection<Instant, C>) {
+    /// Takes a snapshot of the core; `parked` calls wait in the driver
+    /// for room and count as pending.
+    pub(crate) fn publish<C>(&self, core: &Connection<Instant, C>, parked: usize) {
         self.queued.store(core.queued_bytes(), Ordering::Relaxed);
-        self.pending.store(core.pending_calls(), Ordering::Relaxed);
+        self.pending
+            .store(core.pending_calls() + parked, Ordering::Relaxed);
         self.paused.store(core.is_paused(), Ordering::Relaxed);
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = core.stats();
-        if let State::Closed(reason) = core.state() {
-            let _ = self.closed.set(reason);
+        match core.state() {
+            State::Closed(reason) => {
+                let _ = self.closed.set(reason);
+            }
+            State::Disconnected { .. } => self.down.store(true, Ordering::Relaxed),
+            _ => self.down.store(false, Ordering::Relaxed),
         }
+        if self.has_waiters.load(Ordering::Acquire) && self.poll_ready_state().is_ready() {
+            self.has_waiters.store(false, Ordering::Release);
+            for w in self.lock_waiters().drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    /// The peer of the current (or last) connection.
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        *self.peer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection, to `addr`.
+    pub(crate) fn set_peer(&self, addr: SocketAddr) {
+        *self.peer.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
+    }
+
+    /// Ready for a call: connected and not paused; an error once closed.
+    fn poll_ready_state(&self) -> Poll<Result<(), CallError>> {
+        if let Some(reason) = self.closed.get() {
+            return Poll::Ready(Err(reason.clone()));
+        }
+        if self.down.load(Ordering::Relaxed) || self.paused.load(Ordering::Relaxed) {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// As `poll_ready_state`, registering the task to be woken when that
+    /// changes.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        if let Poll::Ready(r) = self.poll_ready_state() {
+            return Poll::Ready(r);
+        }
+        {
+            let mut waiters = self.lock_waiters();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            self.has_waiters.store(true, Ordering::Release);
+        }
+        // The driver may have published in between: look again.
+        self.poll_ready_state()
+    }
+
+    /// Wakes every task waiting in `poll_ready` (the connection ended).
+    pub(crate) fn wake_all(&self) {
+        self.has_waiters.store(false, Ordering::Release);
+        for w in self.lock_waiters().drain(..) {
+            w.wake();
+        }
+    }
+
+    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        self.ready_waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether a call may be made now: `Err` with what it is refused with

@@ -142,7 +142,9 @@ where
         }
         let write = self.pump.poll_write(cx, &mut clock, &mut self.core, false);
         progress |= write == Write::Progress;
-        progress |= self.timer.poll(cx, &self.rt, &mut clock, &mut self.core);
+        progress |= self
+            .timer
+            .poll(cx, &self.rt, &mut clock, &mut self.core, None);
         self.drain_events();
         Turn::after(progress, write)
     }

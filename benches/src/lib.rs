@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod conns;
 pub mod inputs;
 pub mod loadgen;
 pub mod testserver;

@@ -68,6 +68,11 @@ impl Decoder {
     }
 
     /// The next complete frame, its payload a slice of the read buffer.
+    ///
+    /// # Errors
+    /// The codec's [`ProtocolError`]; [`ProtocolError::LengthTooLarge`] for
+    /// a frame whose header and payload together exceed the address space
+    /// (a custom format allowing payloads up to `usize::MAX`).
     #[inline]
     pub(crate) fn next_frame(
         &mut self,
@@ -76,7 +81,12 @@ impl Decoder {
         let Some(h) = codec.decode_header(&self.buf[..self.filled])? else {
             return Ok(None);
         };
-        let total = h.header_len + h.payload_len;
+        let Some(total) = h.header_len.checked_add(h.payload_len) else {
+            return Err(ProtocolError::LengthTooLarge {
+                length: h.payload_len as u64,
+                max: (usize::MAX - h.header_len) as u64,
+            });
+        };
         if self.filled < total {
             return Ok(None);
         }
@@ -97,6 +107,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{EncodeError, FrameHeader, HeaderFormat};
 
     #[test]
     fn lends_initialised_room_and_frames_what_was_committed() {
@@ -121,5 +132,51 @@ mod tests {
         d.extend(&[0, 0x7f, 0xff, 0xf0, 0, 0, 0, 1]);
         assert_eq!(d.next_frame(&codec).unwrap(), None);
         assert!(d.capacity() < 4096, "capacity {}", d.capacity());
+    }
+
+    /// A format that allows any payload length: 8-byte length, no id.
+    #[derive(Debug)]
+    struct Unbounded;
+
+    impl HeaderFormat for Unbounded {
+        fn max_id(&self) -> Option<u64> {
+            None
+        }
+        fn max_payload_len(&self) -> usize {
+            usize::MAX
+        }
+        fn decode(&self, buf: &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
+            let Some(len) = buf.get(..8) else {
+                return Ok(None);
+            };
+            let len = u64::from_be_bytes(len.try_into().expect("8 bytes"));
+            Ok(Some(FrameHeader {
+                header_len: 8,
+                payload_len: usize::try_from(len).unwrap_or(usize::MAX),
+                id: RpcId(0),
+            }))
+        }
+        fn encode(&self, _: RpcId, len: usize, out: &mut [u8]) -> Result<usize, EncodeError> {
+            out[..8].copy_from_slice(&(len as u64).to_be_bytes());
+            Ok(8)
+        }
+    }
+
+    #[test]
+    fn a_length_overflowing_the_address_space_is_a_protocol_error() {
+        let codec = Codec::custom(Unbounded);
+        let mut d = Decoder::new(1024);
+        d.extend(&u64::MAX.to_be_bytes());
+        assert_eq!(
+            d.next_frame(&codec),
+            Err(ProtocolError::LengthTooLarge {
+                length: usize::MAX as u64,
+                max: (usize::MAX - 8) as u64,
+            })
+        );
+        // One below the limit is merely incomplete.
+        let mut d = Decoder::new(1024);
+        d.extend(&((usize::MAX - 8) as u64).to_be_bytes());
+        assert_eq!(d.next_frame(&codec), Ok(None));
     }
 }

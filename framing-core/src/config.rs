@@ -180,7 +180,13 @@ impl ConfigBuilder {
         self.config.late_memory = n;
         self
     }
-    /// Bytes lent per read when the read buffer must grow (default 64 KiB).
+    /// The most room lent per read (default 64 KiB).
+    ///
+    /// The room lent starts at 4 KiB (or this, if smaller), is multiplied
+    /// by 4 after each read that fills it, up to this, and divided by 4
+    /// after 4 reads in a row below a quarter of it; an empty buffer much
+    /// larger than the room is released. So an idle connection holds
+    /// 4 KiB of read buffer, and a busy one reads this much per call.
     pub fn read_chunk(mut self, n: usize) -> Self {
         self.config.read_chunk = n;
         self

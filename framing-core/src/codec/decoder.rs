@@ -3,14 +3,57 @@
 //! The buffer grows only with bytes that actually arrived (or space lent to
 //! the driver to read into), never with a length the peer declared, so a
 //! hostile length costs nothing until its bytes come.
+//!
+//! # Memory: the room follows the reads
+//!
+//! Payloads are slices of the read buffer (no copy), and the room lent to
+//! the driver must be initialised (zero-filled) memory, so every byte of
+//! room costs resident memory as soon as it is lent, and stays lent while
+//! the connection waits for its next read. The room lent is therefore sized
+//! by what the reads have been doing, as Netty's adaptive receive buffer
+//! does:
+//!
+//! ```text
+//! room      4 KiB ──full read──▶ 16 KiB ──full read──▶ 64 KiB (read_chunk)
+//!           4 KiB ◀──4 small──── 16 KiB ◀──4 small──── 64 KiB
+//! a read is "full" when it fills the slice lent; "small" when it is under
+//! a quarter of the room; 4 small reads in a row divide the room by 4
+//! ```
+//!
+//! A connection that sends one small request and then waits holds 4 KiB
+//! ([`MIN_READ_ROOM`]); a busy one reaches `read_chunk` (64 KiB) after two
+//! full reads and keeps it while its reads stay above a quarter of it,
+//! even if the buffer drains between them. When the buffer is empty and
+//! the allocation behind it is at least twice the room now wanted (a large
+//! frame has passed, or the room shrank), it is released and a new one of
+//! the room's size is made; frames still held by the application keep the
+//! old one alive only as long as they live.
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::Codec;
 use crate::{ProtocolError, RpcId};
 
-/// Bytes lent to the driver per read when the buffer must grow.
+/// Default largest room lent per read (`Config::read_chunk`): 64 KiB, the
+/// most a loopback or LAN socket typically returns in one read.
 pub(crate) const DEFAULT_READ_CHUNK: usize = 64 * 1024;
+
+/// Room lent to a new or quiet connection, and so what an idle connection
+/// keeps: one page, half of tokio-util's 8 KiB initial read capacity (ours
+/// is zero-filled, so all of it is resident; theirs is not).
+pub(crate) const MIN_READ_ROOM: usize = 4 * 1024;
+
+/// The room is multiplied by this after a read that filled it, and divided
+/// by it after [`SHRINK_AFTER`] reads below `room / GROWTH` in a row.
+const GROWTH: usize = 4;
+
+/// Small reads in a row before the room shrinks: a busy connection whose
+/// buffer momentarily drains keeps its room.
+const SHRINK_AFTER: u8 = 4;
+
+/// An empty buffer whose allocation is at least this many times the room
+/// wanted is released rather than reused.
+const OVERSIZE: usize = 2;
 
 #[derive(Debug)]
 pub(crate) struct Decoder {
@@ -18,15 +61,33 @@ pub(crate) struct Decoder {
     /// is initialised spare room lent out by [`Decoder::recv_buffer`].
     buf: BytesMut,
     filled: usize,
-    read_chunk: usize,
+    /// Bytes of the allocation behind `buf` (0 for none): what the decoder
+    /// keeps alive.
+    held: usize,
+    /// Room to lend per read now, from `min_room` to `max_room`.
+    room: usize,
+    min_room: usize,
+    /// `read_chunk`.
+    max_room: usize,
+    /// Length of the slice last lent by [`Decoder::recv_buffer`].
+    lent: usize,
+    /// Reads in a row below `room / GROWTH`.
+    small_reads: u8,
 }
 
 impl Decoder {
     pub(crate) fn new(read_chunk: usize) -> Self {
+        let max_room = read_chunk.max(64);
+        let min_room = MIN_READ_ROOM.min(max_room);
         Decoder {
             buf: BytesMut::new(),
             filled: 0,
-            read_chunk: read_chunk.max(64),
+            held: 0,
+            room: min_room,
+            min_room,
+            max_room,
+            lent: 0,
+            small_reads: 0,
         }
     }
 
@@ -37,34 +98,50 @@ impl Decoder {
 
     /// Bytes of memory the buffer holds.
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.held.max(self.buf.capacity())
     }
 
     /// Spare room to read into; pass the count read to [`Self::commit`].
+    /// It is at least half the current room (see the module doc).
     pub(crate) fn recv_buffer(&mut self) -> &mut [u8] {
         let spare = self.buf.len() - self.filled;
-        if spare < self.read_chunk / 2 {
-            // Drop the stale spare first so a reallocation copies only data.
-            self.buf.truncate(self.filled);
+        if spare < self.room / 2 || self.oversized() {
             // Grow by at least the received bytes so a large frame arriving
             // in pieces is copied O(log n) times, not once per read.
-            let grow = self.read_chunk.max(self.filled);
-            self.buf.reserve(grow);
-            self.buf.resize(self.filled + grow, 0);
+            let want = self.room.max(self.filled);
+            self.reserve(want);
+            self.buf.resize(self.filled + want, 0);
         }
+        self.lent = self.buf.len() - self.filled;
         &mut self.buf[self.filled..]
     }
 
     /// Marks `n` bytes of the lent buffer as received.
     pub(crate) fn commit(&mut self, n: usize) {
-        self.filled = (self.filled + n).min(self.buf.len());
+        let n = n.min(self.buf.len() - self.filled);
+        if n == 0 {
+            return;
+        }
+        self.filled += n;
+        let full = n == self.lent;
+        self.lent = 0;
+        self.adapt(n, full);
     }
 
     /// Copies received bytes in.
     pub(crate) fn extend(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        // Drop the stale spare first so a reallocation copies only data.
         self.buf.truncate(self.filled);
+        if self.buf.capacity() - self.filled < data.len() || self.oversized() {
+            self.reserve(data.len().max(self.room).max(self.filled));
+        }
         self.buf.extend_from_slice(data);
         self.filled += data.len();
+        self.lent = 0;
+        self.adapt(data.len(), data.len() >= self.room);
     }
 
     /// The next complete frame, its payload a slice of the read buffer.
@@ -97,10 +174,50 @@ impl Decoder {
         Ok(Some((h.id, payload)))
     }
 
-    /// Forgets everything buffered.
+    /// Forgets everything buffered and releases the buffer.
     pub(crate) fn clear(&mut self) {
         self.buf = BytesMut::new();
         self.filled = 0;
+        self.held = 0;
+        self.lent = 0;
+    }
+
+    /// Nothing is buffered and the allocation is far larger than the room
+    /// wanted: time to give it back.
+    fn oversized(&self) -> bool {
+        self.filled == 0 && self.held >= OVERSIZE * self.room
+    }
+
+    /// Makes `buf` (truncated to the received bytes) able to take
+    /// `additional` more bytes: in its own allocation if that is free and
+    /// not oversized, else in a new one of exactly the size needed.
+    fn reserve(&mut self, additional: usize) {
+        self.buf.truncate(self.filled);
+        let need = self.filled + additional;
+        if self.held < OVERSIZE * need && self.buf.try_reclaim(additional) {
+            return;
+        }
+        let mut fresh = BytesMut::with_capacity(need);
+        fresh.extend_from_slice(&self.buf);
+        self.held = fresh.capacity();
+        self.buf = fresh;
+    }
+
+    /// Adapts the room to a read of `n` bytes that did (`full`) or did not
+    /// fill the room it was given.
+    fn adapt(&mut self, n: usize, full: bool) {
+        if full {
+            self.room = (self.room * GROWTH).min(self.max_room);
+            self.small_reads = 0;
+        } else if n < self.room / GROWTH {
+            self.small_reads += 1;
+            if self.small_reads >= SHRINK_AFTER {
+                self.room = (self.room / GROWTH).max(self.min_room);
+                self.small_reads = 0;
+            }
+        } else {
+            self.small_reads = 0;
+        }
     }
 }
 
@@ -108,6 +225,34 @@ impl Decoder {
 mod tests {
     use super::*;
     use crate::{EncodeError, FrameHeader, HeaderFormat};
+    use alloc::vec::Vec;
+
+    /// A default-format frame with a payload of `len` bytes of `byte`.
+    fn frame(id: u32, len: usize, byte: u8) -> Vec<u8> {
+        let mut f = Vec::with_capacity(8 + len);
+        f.extend_from_slice(&(4 + len as u32).to_be_bytes());
+        f.extend_from_slice(&id.to_be_bytes());
+        f.resize(8 + len, byte);
+        f
+    }
+
+    /// Reads `wire` as a socket would: each read fills as much of the lent
+    /// room as there are bytes. Returns the room sizes lent and the frames.
+    fn read_all(d: &mut Decoder, codec: &Codec, mut wire: &[u8]) -> (Vec<usize>, Vec<Bytes>) {
+        let (mut rooms, mut frames) = (Vec::new(), Vec::new());
+        while !wire.is_empty() {
+            let room = d.recv_buffer();
+            rooms.push(room.len());
+            let n = room.len().min(wire.len());
+            room[..n].copy_from_slice(&wire[..n]);
+            d.commit(n);
+            wire = &wire[n..];
+            while let Some((_, payload)) = d.next_frame(codec).unwrap() {
+                frames.push(payload);
+            }
+        }
+        (rooms, frames)
+    }
 
     #[test]
     fn lends_initialised_room_and_frames_what_was_committed() {
@@ -132,6 +277,98 @@ mod tests {
         d.extend(&[0, 0x7f, 0xff, 0xf0, 0, 0, 0, 1]);
         assert_eq!(d.next_frame(&codec).unwrap(), None);
         assert!(d.capacity() < 4096, "capacity {}", d.capacity());
+    }
+
+    #[test]
+    fn payloads_are_slices_of_the_lent_room() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let room = d.recv_buffer();
+        let range = room.as_ptr_range();
+        let wire = frame(1, 100, 7);
+        room[..wire.len()].copy_from_slice(&wire);
+        d.commit(wire.len());
+        let (_, payload) = d.next_frame(&codec).unwrap().unwrap();
+        assert!(range.contains(&payload.as_ptr()), "payload was copied");
+        assert_eq!(&payload[..], &[7; 100][..]);
+    }
+
+    #[test]
+    fn an_idle_decoder_after_a_small_frame_holds_at_most_8_kib() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let (_, frames) = read_all(&mut d, &codec, &frame(1, 10, 1));
+        assert_eq!(frames.len(), 1);
+        // The driver lends the room again while it waits for the next read.
+        let waiting = d.recv_buffer().len();
+        assert!(waiting >= MIN_READ_ROOM / 2, "room {waiting}");
+        assert!(d.capacity() <= 8 * 1024, "capacity {}", d.capacity());
+        // The copying path too.
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        d.extend(&frame(1, 10, 1));
+        assert!(d.next_frame(&codec).unwrap().is_some());
+        assert!(d.capacity() <= 8 * 1024, "capacity {}", d.capacity());
+    }
+
+    #[test]
+    fn a_burst_grows_the_room_and_small_reads_give_the_memory_back() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        // A burst: 100 frames of 4 KiB, read as fast as the room allows.
+        let burst: Vec<u8> = (0..100).flat_map(|i| frame(i, 4096, i as u8)).collect();
+        let (rooms, frames) = read_all(&mut d, &codec, &burst);
+        assert_eq!(frames.len(), 100);
+        assert!(frames
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f[..] == [i as u8; 4096]));
+        assert_eq!(rooms[0], MIN_READ_ROOM);
+        assert!(
+            rooms[..4].contains(&DEFAULT_READ_CHUNK),
+            "rooms lent {rooms:?}"
+        );
+        assert!(rooms.len() < 16, "{} reads for 400 KiB", rooms.len());
+        assert!(d.capacity() >= DEFAULT_READ_CHUNK);
+        drop(frames);
+
+        // Drained, then a few requests of 10 bytes, one per read.
+        for i in 0..8 {
+            read_all(&mut d, &codec, &frame(i, 10, 0));
+        }
+        let room = d.recv_buffer().len();
+        assert!(room <= 8 * 1024, "room {room}");
+        assert!(d.capacity() <= 8 * 1024, "capacity {}", d.capacity());
+    }
+
+    #[test]
+    fn a_busy_decoder_that_drains_for_a_moment_keeps_its_room() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let burst: Vec<u8> = (0..64).flat_map(|i| frame(i, 4096, 1)).collect();
+        read_all(&mut d, &codec, &burst);
+        // One small read between bursts: the room is kept, not reallocated.
+        read_all(&mut d, &codec, &frame(0, 10, 0));
+        let (rooms, _) = read_all(&mut d, &codec, &burst);
+        assert!(
+            rooms.iter().all(|&r| r >= DEFAULT_READ_CHUNK / 2),
+            "rooms lent {rooms:?}"
+        );
+    }
+
+    #[test]
+    fn a_large_frame_is_released_once_consumed() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let (_, frames) = read_all(&mut d, &codec, &frame(1, 1 << 20, 3));
+        assert_eq!(frames[0].len(), 1 << 20);
+        assert!(d.capacity() >= 1 << 20);
+        let room = d.recv_buffer().len();
+        assert!(room <= DEFAULT_READ_CHUNK, "room {room}");
+        assert!(
+            d.capacity() <= DEFAULT_READ_CHUNK,
+            "capacity {}",
+            d.capacity()
+        );
     }
 
     /// A format that allows any payload length: 8-byte length, no id.

@@ -1,10 +1,23 @@
 //! The queue of unwritten bytes, handed to the driver as slices for
 //! vectored writes.
 //!
-//! Headers are written into one growing buffer; a payload is referenced as
-//! its own `Bytes` (no copy) unless it is at most `coalesce_max` bytes, in
-//! which case it is copied next to its header so that many small frames go
-//! out as one contiguous slice.
+//! Headers are written into one growing buffer, the tail; a payload is
+//! referenced as its own `Bytes` (no copy) unless it is at most
+//! `coalesce_max` bytes, in which case it is copied next to its header so
+//! that many small frames go out as one contiguous slice.
+//!
+//! # Memory: nothing kept for an idle connection
+//!
+//! The tail is allocated when a frame is pushed, sized by what the last
+//! busy period needed (at least [`TAIL_MIN`], at most [`TAIL_MAX`]), so
+//! that a busy connection's small frames still go out as one slice. When it
+//! runs out, it becomes a segment of its own and a new tail twice its size
+//! starts: coalesced bytes are never copied twice. Once everything is
+//! written, a tail larger than [`TAIL_KEEP`] and a segment list of more
+//! than [`SEGS_KEEP`] slots are released, so an idle connection keeps at
+//! most 1 KiB here; the next busy period allocates once, at the size the
+//! last one used (one `malloc` per write that empties the queue, against
+//! a system call).
 
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
@@ -13,7 +26,21 @@ use bytes::{Buf, Bytes, BytesMut};
 /// referenced: below this size an `iovec` entry costs more than the copy.
 pub(crate) const DEFAULT_COALESCE_MAX: usize = 256;
 
-const TAIL_CHUNK: usize = 16 * 1024;
+/// Smallest tail allocated: a few coalesced frames of the default
+/// `coalesce_max`.
+const TAIL_MIN: usize = 1024;
+
+/// Largest tail allocated at once (the former fixed chunk): past it, one
+/// more slice per 16 KiB costs nothing measurable.
+const TAIL_MAX: usize = 16 * 1024;
+
+/// A drained tail allocation up to this size is kept for the next frames
+/// (a request-response connection with small answers reuses it); a larger
+/// one is released.
+const TAIL_KEEP: usize = TAIL_MIN;
+
+/// Segment slots a drained queue keeps.
+const SEGS_KEEP: usize = 8;
 
 #[derive(Debug, Default)]
 pub(crate) struct WriteQueue {
@@ -21,9 +48,19 @@ pub(crate) struct WriteQueue {
     segs: VecDeque<Bytes>,
     /// Bytes after the last segment (headers and small payloads).
     tail: BytesMut,
+    /// Bytes of the allocation behind `tail` (0 for none).
+    tail_alloc: usize,
     /// Unwritten bytes in total.
     queued: usize,
     coalesce_max: usize,
+    /// Bytes put in tails and segments pushed since the queue was last
+    /// empty.
+    busy_tail: usize,
+    busy_segs: usize,
+    /// What recent busy periods needed (the last one, or half the one
+    /// before if larger): the first allocations of the next one.
+    tail_hint: usize,
+    segs_hint: usize,
 }
 
 impl WriteQueue {
@@ -42,20 +79,53 @@ impl WriteQueue {
         self.queued == 0
     }
 
+    /// Bytes of memory the queue holds beyond the payloads it references.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.tail_alloc + self.segs.capacity() * core::mem::size_of::<Bytes>()
+    }
+
     /// Appends a frame.
     pub(crate) fn push(&mut self, header: &[u8], payload: Bytes) {
         let total = header.len() + payload.len();
-        if self.tail.capacity() - self.tail.len() < total.min(self.coalesce_max) + header.len() {
-            self.tail.reserve(TAIL_CHUNK);
+        let copy = payload.len() <= self.coalesce_max;
+        let into_tail = if copy { total } else { header.len() };
+        if self.tail.capacity() - self.tail.len() < into_tail {
+            self.new_tail(into_tail);
         }
         self.tail.extend_from_slice(header);
-        if payload.len() <= self.coalesce_max {
+        if copy {
             self.tail.extend_from_slice(&payload);
         } else {
-            self.segs.push_back(self.tail.split().freeze());
-            self.segs.push_back(payload);
+            let head = self.tail.split().freeze();
+            self.push_seg(head);
+            self.push_seg(payload);
         }
+        self.busy_tail += into_tail;
         self.queued += total;
+    }
+
+    /// Starts a tail with room for at least `need` bytes, the current one
+    /// (if not empty) becoming a segment.
+    fn new_tail(&mut self, need: usize) {
+        if !self.tail.is_empty() {
+            let full = self.tail.split().freeze();
+            self.push_seg(full);
+        }
+        let size = (2 * self.tail_alloc)
+            .max(self.tail_hint)
+            .clamp(TAIL_MIN, TAIL_MAX)
+            .max(need);
+        self.tail = BytesMut::with_capacity(size);
+        self.tail_alloc = self.tail.capacity();
+    }
+
+    fn push_seg(&mut self, seg: Bytes) {
+        if self.segs.capacity() == 0 {
+            self.segs.reserve(self.segs_hint);
+        }
+        self.segs.push_back(seg);
+        self.busy_segs += 1;
     }
 
     /// The unwritten bytes, in order, as slices.
@@ -100,15 +170,38 @@ impl WriteQueue {
             }
         }
         if self.queued == 0 {
+            self.drained();
+        }
+    }
+
+    /// Everything is written: remember what this busy period needed and
+    /// give back what an idle connection should not keep.
+    fn drained(&mut self) {
+        self.tail_hint = self.busy_tail.max(self.tail_hint / 2);
+        self.segs_hint = self.busy_segs.max(self.segs_hint / 2);
+        self.busy_tail = 0;
+        self.busy_segs = 0;
+        if self.tail_alloc > TAIL_KEEP {
+            self.tail = BytesMut::new();
+            self.tail_alloc = 0;
+        } else {
             self.tail.clear();
+            // Nothing else refers to the allocation now: start it over.
+            let _ = self.tail.try_reclaim(self.tail_alloc);
+        }
+        if self.segs.capacity() > SEGS_KEEP {
+            self.segs = VecDeque::new();
         }
     }
 
     /// Drops everything.
     pub(crate) fn clear(&mut self) {
-        self.segs.clear();
+        self.segs = VecDeque::new();
         self.tail = BytesMut::new();
+        self.tail_alloc = 0;
         self.queued = 0;
+        self.busy_tail = 0;
+        self.busy_segs = 0;
     }
 }
 
@@ -158,5 +251,48 @@ mod tests {
         q.advance(100);
         assert!(q.is_empty());
         assert_eq!(q.chunks().count(), 0);
+    }
+
+    #[test]
+    fn a_drained_queue_holds_at_most_2_kib() {
+        let mut q = WriteQueue::new(256);
+        // One answer, written: what an idle server connection keeps.
+        q.push(&[0; 8], Bytes::from_static(&[1; 10]));
+        q.advance(18);
+        assert!(q.capacity() <= 2048, "capacity {}", q.capacity());
+        // A busy period: 2,000 small frames and 500 large ones queued.
+        for i in 0..2000 {
+            q.push(&[0; 8], Bytes::from(alloc::vec![1u8; 50]));
+            if i % 4 == 0 {
+                q.push(&[0; 8], Bytes::from(alloc::vec![2u8; 4096]));
+            }
+        }
+        assert!(q.capacity() > 16 * 1024, "capacity {}", q.capacity());
+        q.advance(q.queued());
+        assert!(q.is_empty());
+        assert!(q.capacity() <= 2048, "capacity {}", q.capacity());
+    }
+
+    #[test]
+    fn a_busy_connection_coalesces_its_frames_into_one_slice() {
+        let mut q = WriteQueue::new(256);
+        let burst = |q: &mut WriteQueue| {
+            for _ in 0..150 {
+                q.push(&[0; 8], Bytes::from(alloc::vec![1u8; 50]));
+            }
+        };
+        // The first burst grows the tail (new slices, no copies); the next
+        // ones start with a tail of the size the last one needed.
+        burst(&mut q);
+        assert!(q.chunks().count() > 1);
+        assert_eq!(
+            collect(&q),
+            [[0; 8].as_slice(), &[1; 50]].concat().repeat(150)
+        );
+        for _ in 0..3 {
+            q.advance(q.queued());
+            burst(&mut q);
+            assert_eq!(q.chunks().count(), 1);
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! framing-conns                 # 4,000 connections to each server
 //! framing-conns --conns 1000 --timeout-s 30
+//! framing-conns --conns 500 --requests 200 --payload 4096   # idle after a burst
 //! ```
 //!
 //! Each server runs in its own child process (this binary with the hidden
@@ -23,18 +24,24 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use framing_benches::conns::{self, ServerKind, Steps, DEFAULT_CONNS};
+use framing_benches::conns::{self, Load, ServerKind, Steps, DEFAULT_CONNS, DEFAULT_PAYLOAD};
 
 /// Server-side resident memory per idle connection: framing vs the
 /// tokio-util LengthDelimitedCodec baseline.
 #[derive(Debug, Parser)]
 #[command(name = "framing-conns", version)]
 struct Args {
-    /// Connections opened to each server, each sending one 10-byte request
-    /// and then kept open and idle. Both processes need this many open
-    /// files, plus a few.
+    /// Connections opened to each server, each sending its requests and
+    /// then kept open and idle. Both processes need this many open files,
+    /// plus a few.
     #[arg(long, default_value_t = DEFAULT_CONNS)]
     conns: usize,
+    /// Requests each connection sends back to back before going idle.
+    #[arg(long, default_value_t = 1)]
+    requests: usize,
+    /// Payload bytes of each request.
+    #[arg(long, default_value_t = DEFAULT_PAYLOAD)]
+    payload: usize,
     /// Bound on each step (server start, each RSS reading, opening all
     /// the connections, server exit), in seconds.
     #[arg(long, default_value_t = 60)]
@@ -63,9 +70,14 @@ fn main() -> ExitCode {
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         settle: Duration::from_millis(args.settle_ms),
     };
+    let load = Load {
+        conns: args.conns,
+        requests: args.requests.max(1),
+        payload: args.payload,
+    };
     let mut per_conn = Vec::new();
     for kind in [ServerKind::Framing, ServerKind::Baseline] {
-        match conns::measure(kind, args.conns, steps) {
+        match conns::measure(kind, load, steps) {
             Ok(m) => {
                 println!("{}", m.line());
                 per_conn.push(m.per_conn_kib());

@@ -7,8 +7,8 @@
 //! `addr=ADDR`, then answers each `rss` line on its standard input with
 //! `rss_kib=N` (its own `VmRSS`) and exits on `quit` or end of input. The
 //! parent reads the child's RSS, opens the connections one by one, sends
-//! one request on each, checks the echo, keeps them all open and idle,
-//! and reads the child's RSS again:
+//! one request on each (or a burst of them, see [`Load`]), checks the
+//! echo, keeps them all open and idle, and reads the child's RSS again:
 //!
 //! ```text
 //! parent                                      child (--serve KIND)
@@ -28,7 +28,8 @@
 mod child;
 mod parent;
 mod procfs;
+mod wire;
 
 pub use child::{serve, ServerKind};
-pub use parent::{measure, Measurement, Steps, DEFAULT_CONNS, REQUEST_PAYLOAD};
+pub use parent::{measure, Load, Measurement, Steps, DEFAULT_CONNS, DEFAULT_PAYLOAD};
 pub use procfs::{machine_line, open_files_limit, rss_kib};

@@ -10,13 +10,37 @@ use std::time::{Duration, Instant};
 
 use super::child::ServerKind;
 use super::procfs::open_files_limit;
+use super::wire::{check_echo, requests};
 
 /// Connections opened per server by default, as in issue 12.
 pub const DEFAULT_CONNS: usize = 4000;
 
-/// The payload of the one request sent on each connection (10 bytes, as
-/// in issue 12), in the framing default wire format.
-pub const REQUEST_PAYLOAD: &[u8; 10] = b"0123456789";
+/// Payload bytes of each request by default, as in issue 12.
+pub const DEFAULT_PAYLOAD: usize = 10;
+
+/// What each connection sends before it goes idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Connections opened, one after the other, and kept open.
+    pub conns: usize,
+    /// Requests each connection sends back to back (its answers read as
+    /// they come) before going idle: 1 in issue 12; more shows what a
+    /// connection keeps after a burst.
+    pub requests: usize,
+    /// Payload bytes of each request.
+    pub payload: usize,
+}
+
+impl Default for Load {
+    /// Issue 12's: 4,000 connections, one request of 10 bytes each.
+    fn default() -> Self {
+        Load {
+            conns: DEFAULT_CONNS,
+            requests: 1,
+            payload: DEFAULT_PAYLOAD,
+        }
+    }
+}
 
 /// File descriptors each process needs beside the connections (runtime,
 /// pipes, listener, standard streams).
@@ -38,8 +62,8 @@ pub struct Steps {
 pub struct Measurement {
     /// The server measured.
     pub kind: ServerKind,
-    /// Idle connections held open during the second reading.
-    pub conns: usize,
+    /// What each connection sent before going idle.
+    pub load: Load,
     /// The server's `VmRSS` once listening, before any connection.
     pub rss_before_kib: u64,
     /// The server's `VmRSS` with every connection open and idle.
@@ -49,33 +73,42 @@ pub struct Measurement {
 impl Measurement {
     /// RSS growth per connection, in KiB.
     pub fn per_conn_kib(&self) -> f64 {
-        (self.rss_after_kib as f64 - self.rss_before_kib as f64) / self.conns.max(1) as f64
+        (self.rss_after_kib as f64 - self.rss_before_kib as f64) / self.load.conns.max(1) as f64
     }
 
-    /// `server=.. conns=.. rss_before_kib=.. rss_after_kib=.. per_conn_kib=..`
+    /// `server=.. conns=.. rss_before_kib=.. rss_after_kib=.. per_conn_kib=..`,
+    /// followed by `requests=.. payload=..` unless they are issue 12's.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "server={} conns={} rss_before_kib={} rss_after_kib={} per_conn_kib={:.2}",
             self.kind.name(),
-            self.conns,
+            self.load.conns,
             self.rss_before_kib,
             self.rss_after_kib,
             self.per_conn_kib()
-        )
+        );
+        let issue_12 = Load::default();
+        if (self.load.requests, self.load.payload) != (issue_12.requests, issue_12.payload) {
+            line += &format!(
+                " requests={} payload={}",
+                self.load.requests, self.load.payload
+            );
+        }
+        line
     }
 }
 
 /// Runs server `kind` in a child process (this executable, re-run with
-/// `--serve KIND`), opens `conns` connections to it, sends one request of
-/// [`REQUEST_PAYLOAD`] on each and checks its echo, and returns the
-/// child's RSS before and with all of them open and idle.
+/// `--serve KIND`), opens `load.conns` connections to it, sends
+/// `load.requests` requests on each and checks their echo, and returns
+/// the child's RSS before and with all of them open and idle.
 ///
 /// # Errors
 /// A message saying which step failed: the open-file limit is too low for
-/// `conns`, the child did not start or answer within `steps.timeout`, a
-/// connection failed or its echo differed.
-pub fn measure(kind: ServerKind, conns: usize, steps: Steps) -> Result<Measurement, String> {
-    check_open_files(conns)?;
+/// `load.conns`, the child did not start or answer within
+/// `steps.timeout`, a connection failed or its echo differed.
+pub fn measure(kind: ServerKind, load: Load, steps: Steps) -> Result<Measurement, String> {
+    check_open_files(load.conns)?;
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
     let mut child = ChildGuard(
         Command::new(exe)
@@ -93,7 +126,7 @@ pub fn measure(kind: ServerKind, conns: usize, steps: Steps) -> Result<Measureme
         .parse()
         .map_err(|e| format!("child address: {e}"))?;
     let rss_before_kib = query_rss(&mut stdin, &lines, steps.timeout)?;
-    let streams = open_idle(addr, conns, Instant::now() + steps.timeout)?;
+    let streams = open_idle(addr, load, Instant::now() + steps.timeout)?;
     std::thread::sleep(steps.settle);
     let rss_after_kib = query_rss(&mut stdin, &lines, steps.timeout)?;
 
@@ -103,7 +136,7 @@ pub fn measure(kind: ServerKind, conns: usize, steps: Steps) -> Result<Measureme
     drop(streams);
     Ok(Measurement {
         kind,
-        conns,
+        load,
         rss_before_kib,
         rss_after_kib,
     })
@@ -199,18 +232,12 @@ fn query_rss(
         .map_err(|e| format!("server RSS: {e}"))
 }
 
-/// One request frame: length (4 + payload), id, payload, big-endian.
-fn request(id: u32) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(8 + REQUEST_PAYLOAD.len());
-    frame.extend_from_slice(&(4 + REQUEST_PAYLOAD.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&id.to_be_bytes());
-    frame.extend_from_slice(REQUEST_PAYLOAD);
-    frame
-}
-
-/// Opens `conns` connections one after the other, each sending one
-/// request and reading its echo, all before `deadline`.
-fn open_idle(addr: SocketAddr, conns: usize, deadline: Instant) -> Result<Vec<TcpStream>, String> {
+/// Opens `load.conns` connections one after the other, each sending its
+/// requests and reading their echo, all before `deadline`.
+fn open_idle(addr: SocketAddr, load: Load, deadline: Instant) -> Result<Vec<TcpStream>, String> {
+    let conns = load.conns;
+    let sent = requests(load.requests, load.payload);
+    let mut got = vec![0; sent.len()];
     let mut streams = Vec::with_capacity(conns);
     for i in 0..conns {
         let fail =
@@ -219,22 +246,23 @@ fn open_idle(addr: SocketAddr, conns: usize, deadline: Instant) -> Result<Vec<Tc
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("timed out after opening {i} of {conns} connections"))?;
-        let mut s = TcpStream::connect_timeout(&addr, left).map_err(|e| fail("connect", e))?;
+        let s = TcpStream::connect_timeout(&addr, left).map_err(|e| fail("connect", e))?;
         s.set_nodelay(true).map_err(|e| fail("nodelay", e))?;
         s.set_read_timeout(Some(left))
             .map_err(|e| fail("timeout", e))?;
         s.set_write_timeout(Some(left))
             .map_err(|e| fail("timeout", e))?;
-        let req = request(i as u32);
-        s.write_all(&req).map_err(|e| fail("request", e))?;
-        let mut answer = vec![0; req.len()];
-        s.read_exact(&mut answer).map_err(|e| fail("answer", e))?;
-        if answer != req {
-            return Err(format!(
-                "connection {} of {conns}: echo {answer:?} differs from request {req:?}",
-                i + 1
-            ));
-        }
+        // Write on another thread while reading: a burst larger than the
+        // socket buffers would otherwise stall both ends.
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| (&s).write_all(&sent));
+            (&s).read_exact(&mut got).map_err(|e| fail("answer", e))?;
+            match writer.join() {
+                Ok(result) => result.map_err(|e| fail("request", e)),
+                Err(_) => Err(format!("connection {}: the writer panicked", i + 1)),
+            }
+        })?;
+        check_echo(&sent, &got).map_err(|e| format!("connection {} of {conns}: {e}", i + 1))?;
         streams.push(s);
     }
     Ok(streams)
@@ -245,17 +273,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_are_in_the_default_wire_format() {
-        let frame = request(0x0102_0304);
-        assert_eq!(&frame[..8], &[0, 0, 0, 14, 1, 2, 3, 4]);
-        assert_eq!(&frame[8..], REQUEST_PAYLOAD);
-    }
-
-    #[test]
     fn per_connection_growth_divides_by_the_connections() {
-        let m = Measurement {
+        let mut m = Measurement {
             kind: ServerKind::Baseline,
-            conns: 4,
+            load: Load {
+                conns: 4,
+                ..Load::default()
+            },
             rss_before_kib: 1000,
             rss_after_kib: 1010,
         };
@@ -263,6 +287,12 @@ mod tests {
         assert_eq!(
             m.line(),
             "server=baseline conns=4 rss_before_kib=1000 rss_after_kib=1010 per_conn_kib=2.50"
+        );
+        m.load.requests = 100;
+        assert!(
+            m.line().ends_with(" requests=100 payload=10"),
+            "{}",
+            m.line()
         );
     }
 

@@ -185,7 +185,7 @@ impl Decoder {
     /// Nothing is buffered and the allocation is far larger than the room
     /// wanted: time to give it back.
     fn oversized(&self) -> bool {
-        self.filled == 0 && self.held >= OVERSIZE * self.room
+        self.filled == 0 && self.held >= OVERSIZE.saturating_mul(self.room)
     }
 
     /// Makes `buf` (truncated to the received bytes) able to take
@@ -194,7 +194,7 @@ impl Decoder {
     fn reserve(&mut self, additional: usize) {
         self.buf.truncate(self.filled);
         let need = self.filled + additional;
-        if self.held < OVERSIZE * need && self.buf.try_reclaim(additional) {
+        if self.held < OVERSIZE.saturating_mul(need) && self.buf.try_reclaim(additional) {
             return;
         }
         let mut fresh = BytesMut::with_capacity(need);
@@ -207,7 +207,7 @@ impl Decoder {
     /// fill the room it was given.
     fn adapt(&mut self, n: usize, full: bool) {
         if full {
-            self.room = (self.room * GROWTH).min(self.max_room);
+            self.room = self.room.saturating_mul(GROWTH).min(self.max_room);
             self.small_reads = 0;
         } else if n < self.room / GROWTH {
             self.small_reads += 1;

@@ -76,6 +76,13 @@ impl Config {
         }
     }
 
+    /// A builder starting from these settings.
+    pub fn to_builder(&self) -> ConfigBuilder {
+        ConfigBuilder {
+            config: self.clone(),
+        }
+    }
+
     /// The frame format.
     pub fn codec(&self) -> &Codec {
         &self.codec

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use framing_core::ConfigError;
 
 /// Default connect timeout: 5 s, as the Node library.
@@ -17,6 +18,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 65_536;
 /// some (and is told how many with `EventKind::Lagged`). Events are rare
 /// (watermarks, idle, errors): 256 is far more than a live subscriber lags.
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
+
+/// Default time a server's graceful shutdown (by signal) lets requests in
+/// flight finish: 30 s.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Default first reconnect delay (before jitter): 100 ms.
 pub const DEFAULT_RECONNECT_INITIAL: Duration = Duration::from_millis(100);
@@ -142,6 +147,29 @@ pub struct Config {
     max_in_flight: usize,
     event_capacity: usize,
     reconnect: Option<Reconnect>,
+    server: ServerLimits,
+}
+
+/// The server's own settings, inside [`Config`].
+#[derive(Debug, Clone)]
+struct ServerLimits {
+    max_connections: Option<usize>,
+    idle_close: Option<Duration>,
+    request_timeout: Option<Duration>,
+    failure_response: Option<Bytes>,
+    shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: None,
+            idle_close: None,
+            request_timeout: None,
+            failure_response: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
 }
 
 impl Default for Config {
@@ -154,6 +182,7 @@ impl Default for Config {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             reconnect: None,
+            server: ServerLimits::default(),
         }
     }
 }
@@ -196,6 +225,35 @@ impl Config {
     /// when it does not (the default).
     pub fn reconnect(&self) -> Option<Reconnect> {
         self.reconnect
+    }
+    /// Server: connections served at once, `None` for no limit (the
+    /// default). Past it the server stops accepting: new connections wait
+    /// in the listen backlog until one closes.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.server.max_connections
+    }
+    /// Server: close a connection silent (nothing read or written) for
+    /// this long, `None` to keep it (the default).
+    pub fn idle_close(&self) -> Option<Duration> {
+        self.server.idle_close
+    }
+    /// Server: the longest a handler may take for one request, `None` for
+    /// no limit (the default). An overrun is a handler failure.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        self.server.request_timeout
+    }
+    /// Server: the answer to a request whose handler failed (error, panic,
+    /// overrun), `None` to leave it unanswered (the default; the client's
+    /// deadline ends its call). Frames without an id field must be
+    /// answered in order, so there a failed request gets this payload, or
+    /// an empty one.
+    pub fn failure_response(&self) -> Option<&Bytes> {
+        self.server.failure_response.as_ref()
+    }
+    /// Server: how long a graceful shutdown by signal lets requests in
+    /// flight finish (default 30 s).
+    pub fn shutdown_grace(&self) -> Duration {
+        self.server.shutdown_grace
     }
 }
 
@@ -245,6 +303,34 @@ impl ConfigBuilder {
         self.config.reconnect = reconnect;
         self
     }
+    /// Server: connections served at once (default: no limit).
+    pub fn max_connections(mut self, n: Option<usize>) -> Self {
+        self.config.server.max_connections = n;
+        self
+    }
+    /// Server: close connections silent for this long (default: never).
+    pub fn idle_close(mut self, after: Option<Duration>) -> Self {
+        self.config.server.idle_close = after;
+        self
+    }
+    /// Server: the longest a handler may take per request (default: no
+    /// limit).
+    pub fn request_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.server.request_timeout = t;
+        self
+    }
+    /// Server: the answer to a request whose handler failed (default:
+    /// none, the request is left unanswered).
+    pub fn failure_response(mut self, payload: Option<Bytes>) -> Self {
+        self.config.server.failure_response = payload;
+        self
+    }
+    /// Server: the grace a shutdown by signal gives requests in flight
+    /// (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.server.shutdown_grace = grace;
+        self
+    }
 
     /// Checks the settings.
     ///
@@ -266,6 +352,17 @@ impl ConfigBuilder {
         }
         if c.event_capacity == 0 {
             return Err(ConfigError::Zero("event_capacity"));
+        }
+        if c.server.max_connections == Some(0) {
+            return Err(ConfigError::Zero("max_connections"));
+        }
+        for (what, d) in [
+            ("idle close", c.server.idle_close),
+            ("request timeout", c.server.request_timeout),
+        ] {
+            if d == Some(Duration::ZERO) {
+                return Err(ConfigError::ZeroDuration(what));
+            }
         }
         if let Some(r) = c.reconnect {
             if r.initial.is_zero() {

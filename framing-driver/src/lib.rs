@@ -48,14 +48,19 @@ pub use client::{CallFuture, Client};
 pub use config::{
     Config, ConfigBuilder, Reconnect, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_CAPACITY,
     DEFAULT_KEEPALIVE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RECONNECT_INITIAL, DEFAULT_RECONNECT_MAX,
-    DEFAULT_RECONNECT_MULTIPLIER,
+    DEFAULT_RECONNECT_MULTIPLIER, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use error::ConnectError;
 pub use event::{ConnectionEvent, EventKind, Events, ReconnectCause};
 #[cfg(feature = "tower")]
 pub use pool::{Key as PoolKey, Pool};
 pub use runtime::{Runtime, WrapStream};
-pub use server::Server;
+pub use server::{
+    BoxError, ConnectionInfo, FnAnswer, FnHandler, Handler, MakeHandler, Request, Serve, Server,
+    ServerStats,
+};
+#[cfg(feature = "tower")]
+pub use server::{MakeService, ServiceHandler};
 pub use target::{IntoTarget, Target};
 
 #[doc(hidden)]
@@ -67,8 +72,9 @@ pub use socket2;
 /// drift apart.
 pub mod api {
     pub use crate::{
-        CallFuture, Config, ConfigBuilder, ConnectError, ConnectionEvent, EventKind, Events,
-        IntoTarget, Reconnect, ReconnectCause, Target,
+        BoxError, CallFuture, Config, ConfigBuilder, ConnectError, ConnectionEvent, ConnectionInfo,
+        EventKind, Events, Handler, IntoTarget, MakeHandler, Reconnect, ReconnectCause, Request,
+        ServerStats, Target,
     };
     pub use bytes::Bytes;
     /// The core's settings (framing, watermarks, limits, timeouts), the

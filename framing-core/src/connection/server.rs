@@ -47,6 +47,30 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.events.push_back(Event::Request { id, payload });
     }
 
+    /// Gives up on answering the request `id` (server role, frames with an
+    /// id field): nothing is sent, and the request no longer counts as
+    /// outstanding (a graceful shutdown does not wait for it). The peer's
+    /// own deadline ends its call. Without an id field responses must go
+    /// out in request order, so every request must be answered.
+    ///
+    /// # Errors
+    /// [`RespondError::WrongRole`] on a client, [`RespondError::Closed`]
+    /// once closed, [`RespondError::UnknownRequest`] without an id field
+    /// or when no request is outstanding.
+    pub fn discard(&mut self, id: RpcId) -> Result<(), RespondError> {
+        if self.role != Role::Server {
+            return Err(RespondError::WrongRole);
+        }
+        if self.is_closed() {
+            return Err(RespondError::Closed);
+        }
+        if !self.has_ids || self.requests.outstanding == 0 {
+            return Err(RespondError::UnknownRequest(id));
+        }
+        self.requests.outstanding -= 1;
+        Ok(())
+    }
+
     /// Answers the request `id` (server role). Responses may be given in
     /// any order; without an id field they are still sent in request order.
     ///

@@ -20,6 +20,16 @@ const MAX_IOVECS: usize = 64;
 /// Reads per wake-up before yielding to the other sources.
 pub(crate) const READS_PER_TURN: usize = 8;
 
+/// The shared read buffer of quiet connections, one per thread: as large
+/// as the most a busy connection's own buffer lends per read (the core's
+/// default `read_chunk`), so a quiet connection that turns busy is seen
+/// at its first read.
+const SCRATCH_LEN: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[derive(Debug)]
 pub(crate) struct Pump<S> {
     io: S,
@@ -130,8 +140,30 @@ impl<S: Io> Pump<S> {
         if self.read_done || !core.wants_read() || !self.waker.should_poll(cx, Side::Read) {
             return false;
         }
-        let room = core.recv_buffer();
-        let result = Pin::new(&mut self.io).poll_read(&mut self.waker.context(), room);
+        let result = if core.wants_recv_buffer() {
+            let room = core.recv_buffer();
+            let result = Pin::new(&mut self.io).poll_read(&mut self.waker.context(), room);
+            if let Poll::Ready(Ok(n)) = result {
+                core.handle_received(clock.now(), n);
+            }
+            result
+        } else {
+            // A quiet connection: read into this thread's scratch buffer
+            // and copy what came, so that idle connections hold no read
+            // buffer of their own.
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                if scratch.is_empty() {
+                    scratch.resize(SCRATCH_LEN, 0);
+                }
+                let result =
+                    Pin::new(&mut self.io).poll_read(&mut self.waker.context(), &mut scratch[..]);
+                if let Poll::Ready(Ok(n)) = result {
+                    core.handle_read(clock.now(), &scratch[..n]);
+                }
+                result
+            })
+        };
         self.waker.polled(Side::Read, result.is_pending());
         match result {
             Poll::Ready(Ok(0)) => {
@@ -139,10 +171,7 @@ impl<S: Io> Pump<S> {
                 core.handle_eof(clock.now());
                 true
             }
-            Poll::Ready(Ok(n)) => {
-                core.handle_received(clock.now(), n);
-                true
-            }
+            Poll::Ready(Ok(_)) => true,
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
             Poll::Ready(Err(e)) => {
                 self.read_done = true;

@@ -96,6 +96,21 @@ impl Decoder {
         self.filled
     }
 
+    /// Nothing buffered and small reads of late: the next read is better
+    /// copied in (see [`Self::release_if_quiet`]) than read into lent room.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.filled == 0 && self.room <= self.min_room
+    }
+
+    /// A quiet decoder keeps no buffer between reads: an idle connection
+    /// then holds nothing here (payloads still alive keep their own part
+    /// of the old allocation).
+    pub(crate) fn release_if_quiet(&mut self) {
+        if self.is_quiet() && self.held > 0 {
+            self.clear();
+        }
+    }
+
     /// Bytes of memory the buffer holds.
     pub(crate) fn capacity(&self) -> usize {
         self.held.max(self.buf.capacity())
@@ -136,7 +151,10 @@ impl Decoder {
         // Drop the stale spare first so a reallocation copies only data.
         self.buf.truncate(self.filled);
         if self.buf.capacity() - self.filled < data.len() || self.oversized() {
-            self.reserve(data.len().max(self.room).max(self.filled));
+            // A quiet connection's read is taken whole and the buffer let
+            // go once framed: no spare room for it.
+            let room = if self.is_quiet() { 0 } else { self.room };
+            self.reserve(data.len().max(room).max(self.filled));
         }
         self.buf.extend_from_slice(data);
         self.filled += data.len();
@@ -415,5 +433,29 @@ mod tests {
         let mut d = Decoder::new(1024);
         d.extend(&((usize::MAX - 8) as u64).to_be_bytes());
         assert_eq!(d.next_frame(&codec), Ok(None));
+    }
+
+    #[test]
+    fn a_quiet_decoder_keeps_no_buffer_and_a_busy_one_keeps_its_room() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(64 * 1024);
+        assert!(d.is_quiet());
+        // A small request, copied in: framed, then the buffer let go.
+        d.extend(&frame(1, 10, b'x'));
+        let (_, payload) = d.next_frame(&codec).unwrap().unwrap();
+        d.release_if_quiet();
+        assert_eq!(d.capacity(), 0, "an idle decoder holds no buffer");
+        assert_eq!(
+            &payload[..],
+            &[b'x'; 10],
+            "the payload outlives the release"
+        );
+        // A read that fills the room: busy, the room grows and is kept.
+        let big = frame(2, 8 * 1024, b'y');
+        let (rooms, frames) = read_all(&mut d, &codec, &big);
+        assert_eq!(frames.len(), 1);
+        assert!(rooms.len() > 1 && !d.is_quiet(), "rooms {rooms:?}");
+        d.release_if_quiet();
+        assert!(d.capacity() > 0, "a busy decoder keeps its room");
     }
 }

@@ -15,10 +15,22 @@ impl<T: Timestamp, C> Connection<T, C> {
     }
 
     /// Room to read into, avoiding a copy; report the count read with
-    /// [`handle_received`](Self::handle_received).
+    /// [`handle_received`](Self::handle_received). Its size follows the
+    /// reads: small for a quiet connection, up to `read_chunk` for a busy
+    /// one (see [`wants_recv_buffer`](Self::wants_recv_buffer)).
     #[must_use = "read into the room, then report the count with handle_received"]
     pub fn recv_buffer(&mut self) -> &mut [u8] {
         self.decoder.recv_buffer()
+    }
+
+    /// Whether the next read should go into [`recv_buffer`](Self::recv_buffer)
+    /// (a busy connection: large reads, payloads sliced from the buffer
+    /// without a copy), or into a buffer of the driver's, shared by its
+    /// connections, then [`handle_read`](Self::handle_read) (a quiet one:
+    /// it copies the few bytes that came and keeps no read buffer between
+    /// reads, so an idle connection holds none).
+    pub fn wants_recv_buffer(&self) -> bool {
+        !self.decoder.is_quiet()
     }
 
     /// `n` bytes were read into [`recv_buffer`](Self::recv_buffer).
@@ -51,6 +63,8 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.is_closed() {
             // Bytes after the end (a finished shutdown) are never read.
             self.decoder.clear();
+        } else {
+            self.decoder.release_if_quiet();
         }
     }
 

@@ -10,7 +10,10 @@
 //!
 //! Time is a [`Duration`] since the start of the simulation; it only moves
 //! when the test moves it ([`Pair::advance`], [`Pair::step`],
-//! [`Pair::run`]). Bytes a core writes are cut by the link's [`Chunker`]
+//! [`Pair::run`]). By default the pair also fires both cores' timers on
+//! its way; a pair made with [`Pair::manual_timers`] never does, so that a
+//! test can call `handle_timeout` only at the instants `poll_timeout`
+//! names and catch a timer that is lost, late or early. Bytes a core writes are cut by the link's [`Chunker`]
 //! and delivered `delay` later, one `handle_read` per chunk, in order. A
 //! side that stops reading ([`Connection::wants_read`] is false, or the
 //! test called [`Pair::set_server_reading`]) leaves the bytes in the link;
@@ -85,9 +88,12 @@ pub struct Pair<C = ()> {
     to_client: Link,
     handler: Handler,
     held: Vec<(RpcId, Bytes)>,
-    client_events: VecDeque<Event<C>>,
+    /// Client events with the virtual time at which they were polled.
+    client_events: VecDeque<(Duration, Event<C>)>,
     server_events: VecDeque<Event<()>>,
     respond_errors: Vec<(RpcId, RespondError)>,
+    /// Whether moving the clock fires the cores' timers.
+    auto_timers: bool,
 }
 
 impl<C: fmt::Debug> fmt::Debug for Pair<C> {
@@ -99,6 +105,7 @@ impl<C: fmt::Debug> fmt::Debug for Pair<C> {
             .field("to_server", &self.to_server)
             .field("to_client", &self.to_client)
             .field("held", &self.held)
+            .field("auto_timers", &self.auto_timers)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +135,7 @@ impl<C> Pair<C> {
             client_events: VecDeque::new(),
             server_events: VecDeque::new(),
             respond_errors: Vec::new(),
+            auto_timers: true,
         }
     }
 
@@ -233,6 +241,34 @@ impl<C> Pair<C> {
 
     /// Takes every client event collected so far.
     pub fn take_client_events(&mut self) -> Vec<Event<C>> {
+        self.client_events.drain(..).map(|(_, ev)| ev).collect()
+    }
+
+    /// Takes every client event collected so far, each with the virtual
+    /// time at which the pair polled it: the instant of the input, command
+    /// or timeout that raised it. This is how a test checks that a
+    /// deadline fired at its instant and not a tick later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::{CallError, CallOptions, Config, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair<u8> = Pair::new(Config::default()).holding_requests();
+    /// let opts = CallOptions::new().timeout(Duration::from_millis(30));
+    /// pair.call_with(Bytes::from_static(b"x"), opts, 7).unwrap();
+    /// pair.advance(Duration::from_secs(1));
+    /// let timed = pair.take_timed_client_events();
+    /// assert!(matches!(
+    ///     &timed[0],
+    ///     (at, Event::Completed { ctx: 7, result: Err(CallError::DeadlineExceeded), .. })
+    ///         if *at == Duration::from_millis(30)
+    /// ));
+    /// ```
+    pub fn take_timed_client_events(&mut self) -> Vec<(Duration, Event<C>)> {
         self.client_events.drain(..).collect()
     }
 
@@ -246,10 +282,10 @@ impl<C> Pair<C> {
     pub fn take_completions(&mut self) -> Vec<Completion<C>> {
         let mut done = Vec::new();
         let mut rest = VecDeque::new();
-        for ev in self.client_events.drain(..) {
+        for (at, ev) in self.client_events.drain(..) {
             match ev {
                 Event::Completed { id, ctx, result } => done.push(Completion { id, ctx, result }),
-                other => rest.push_back(other),
+                other => rest.push_back((at, other)),
             }
         }
         self.client_events = rest;
@@ -297,7 +333,7 @@ impl<C> Pair<C> {
             }
             while let Some(ev) = self.client.poll_event() {
                 moved = true;
-                self.client_events.push_back(ev);
+                self.client_events.push_back((self.now, ev));
             }
             if !moved {
                 return any;
@@ -307,29 +343,163 @@ impl<C> Pair<C> {
     }
 
     /// The next instant after now at which a core wants a timeout or a
-    /// link delivers something, or `None` if nothing is scheduled.
+    /// link delivers something, or `None` if nothing is scheduled. With
+    /// [`manual_timers`](Self::manual_timers), only deliveries count.
     pub fn next_wakeup(&mut self) -> Option<Duration> {
+        let timers = if self.auto_timers {
+            [self.client.poll_timeout(), self.server.poll_timeout()]
+        } else {
+            [None, None]
+        };
+        timers
+            .into_iter()
+            .chain([self.next_delivery()])
+            .flatten()
+            .filter(|&t| t > self.now)
+            .min()
+    }
+
+    /// The next instant at which a link hands bytes (or the end of the
+    /// stream) to a side that reads, whatever the cores' timers; it may be
+    /// now. `None` when nothing is on its way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::{LinkConfig, Pair};
+    ///
+    /// let link = LinkConfig::default().with_delay(Duration::from_millis(5));
+    /// let mut pair: Pair = Pair::new(Config::default()).with_links(link.clone(), link);
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(pair.next_delivery(), Some(Duration::from_millis(5)));
+    /// ```
+    pub fn next_delivery(&self) -> Option<Duration> {
         [
-            self.client.poll_timeout(),
-            self.server.poll_timeout(),
             self.to_server.next_delivery(&self.server),
             self.to_client.next_delivery(&self.client),
         ]
         .into_iter()
         .flatten()
-        .filter(|&t| t > self.now)
         .min()
     }
 
     fn set_time(&mut self, t: Duration) {
         self.now = t;
-        self.client.handle_timeout(t);
-        self.server.handle_timeout(t);
+        if self.auto_timers {
+            self.client.handle_timeout(t);
+            self.server.handle_timeout(t);
+        }
         self.drive();
     }
 
+    /// A pair whose clock moves without firing any timer: [`advance`](Self::advance),
+    /// [`step`](Self::step), [`run`](Self::run) and [`flush`](Self::flush)
+    /// only deliver bytes, and never call `handle_timeout`. The test fires
+    /// timers itself with [`fire_client_timeout`](Self::fire_client_timeout)
+    /// and [`fire_server_timeout`](Self::fire_server_timeout), at the
+    /// instants the cores' `poll_timeout` name. A timer that `poll_timeout`
+    /// forgets then never fires, one it names late fires late, and one it
+    /// names early is a wake-up that does nothing: all three show, where
+    /// the default pair, which calls `handle_timeout` at every stop on the
+    /// way, would hide them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::{CallError, CallOptions, Config};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair<u8> = Pair::new(Config::default()).holding_requests().manual_timers();
+    /// let opts = CallOptions::new().timeout(Duration::from_millis(30));
+    /// pair.call_with(Bytes::from_static(b"x"), opts, 1).unwrap();
+    /// pair.drive();
+    ///
+    /// // The test sleeps until the instant the core names...
+    /// let due = pair.client.poll_timeout().unwrap();
+    /// assert_eq!(due, Duration::from_millis(30));
+    /// pair.advance_to(due); // moves bytes, fires nothing
+    /// assert!(pair.take_completions().is_empty());
+    /// // ...and wakes it there.
+    /// assert!(pair.fire_client_timeout(), "the wake-up did something");
+    /// assert_eq!(pair.take_completions()[0].result, Err(CallError::DeadlineExceeded));
+    /// ```
+    pub fn manual_timers(mut self) -> Self {
+        self.auto_timers = false;
+        self
+    }
+
+    /// Calls the client's `handle_timeout` at the current time and drives.
+    /// Returns whether it did anything: raised an event or changed the
+    /// client's [`State`](crate::State). A timeout at an instant the
+    /// client's `poll_timeout` named that does nothing is a wasted wake-up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default()).manual_timers();
+    /// assert!(!pair.fire_client_timeout(), "nothing is due at time zero");
+    /// pair.advance(Duration::from_secs(5)); // the default idle timeout
+    /// assert!(pair.fire_client_timeout(), "IdleTimeout");
+    /// ```
+    pub fn fire_client_timeout(&mut self) -> bool {
+        let (events, state) = (self.client_events.len(), self.client.state());
+        self.client.handle_timeout(self.now);
+        self.drive();
+        self.client_events.len() != events || self.client.state() != state
+    }
+
+    /// Calls the server's `handle_timeout` at the current time and drives;
+    /// returns whether it did anything (raised an event or changed the
+    /// server's [`State`](crate::State)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::{Config, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default()).manual_timers();
+    /// pair.advance(Duration::from_secs(5));
+    /// assert!(pair.fire_server_timeout());
+    /// assert!(matches!(pair.take_server_events()[..], [Event::IdleTimeout]));
+    /// ```
+    pub fn fire_server_timeout(&mut self) -> bool {
+        let (events, state) = (self.server_events.len(), self.server.state());
+        self.server.handle_timeout(self.now);
+        self.drive();
+        self.server_events.len() != events || self.server.state() != state
+    }
+
     /// Moves the clock to `t` (never backwards), stopping at every instant
-    /// on the way where something is due, and drives the pair there.
+    /// on the way where something is due, and drives the pair there. The
+    /// cores' timers fire at each stop, unless the pair has
+    /// [`manual_timers`](Self::manual_timers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::{Config, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.advance_to(Duration::from_secs(7));
+    /// assert_eq!(pair.now(), Duration::from_secs(7));
+    /// // The client's idle timeout fired on the way, at 5 s.
+    /// let timed = pair.take_timed_client_events();
+    /// assert!(matches!(timed[..], [(at, Event::IdleTimeout)] if at == Duration::from_secs(5)));
+    /// ```
     pub fn advance_to(&mut self, t: Duration) {
         // First what is already due now (a command such as `shutdown(now)`
         // may have set a timer at the current instant).
@@ -346,12 +516,39 @@ impl<C> Pair<C> {
     }
 
     /// Moves the clock forward by `d`; see [`advance_to`](Self::advance_to).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.advance(Duration::from_millis(3));
+    /// pair.advance(Duration::from_millis(4));
+    /// assert_eq!(pair.now(), Duration::from_millis(7));
+    /// ```
     pub fn advance(&mut self, d: Duration) {
         self.advance_to(self.now.saturating_add(d));
     }
 
     /// Fires what is due now and drives, then jumps to the next wakeup and
     /// drives there. Returns `false` when nothing is scheduled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(1))).build().unwrap();
+    /// let mut pair: Pair = Pair::new(config);
+    /// assert!(pair.step(), "both idle timeouts are due at 1 s");
+    /// assert_eq!(pair.now(), Duration::from_secs(1));
+    /// assert!(!pair.step(), "nothing else is scheduled");
+    /// ```
     pub fn step(&mut self) -> bool {
         self.set_time(self.now);
         match self.next_wakeup() {
@@ -364,10 +561,24 @@ impl<C> Pair<C> {
     }
 
     /// Steps until nothing is scheduled: every byte delivered, every
-    /// deadline and idle timeout fired.
+    /// deadline and idle timeout fired (with
+    /// [`manual_timers`](Self::manual_timers): every byte delivered).
     ///
     /// # Panics
     /// If the simulation does not settle within a million steps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair<u8> = Pair::new(Config::default());
+    /// pair.call(Bytes::from_static(b"echo"), 1).unwrap();
+    /// pair.run();
+    /// assert_eq!(pair.take_completions().len(), 1);
+    /// ```
     pub fn run(&mut self) {
         for _ in 0..RUN_STEP_LIMIT {
             if !self.step() {
@@ -383,17 +594,26 @@ impl<C> Pair<C> {
     /// # Panics
     /// If the links do not drain within a million steps (a side that stopped
     /// reading keeps its link full).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::{LinkConfig, Pair};
+    ///
+    /// let link = LinkConfig::default().with_delay(Duration::from_millis(10));
+    /// let mut pair: Pair<u8> = Pair::new(Config::default()).with_links(link.clone(), link);
+    /// pair.call(Bytes::from_static(b"echo"), 1).unwrap();
+    /// pair.flush();
+    /// assert_eq!(pair.now(), Duration::from_millis(20), "there and back");
+    /// assert_eq!(pair.in_flight(), (0, 0));
+    /// ```
     pub fn flush(&mut self) {
         for _ in 0..RUN_STEP_LIMIT {
             self.drive();
-            let next = [
-                self.to_server.next_delivery(&self.server),
-                self.to_client.next_delivery(&self.client),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            match next {
+            match self.next_delivery() {
                 Some(t) => self.advance_to(t.max(self.now)),
                 None => return,
             }

@@ -111,18 +111,27 @@ impl<K: Key, C, T: Timestamp> KeyedTable<K, C, T> {
 
     /// A free id: not pending, and for as long as another id is free, not
     /// recently abandoned (its late response may still come).
+    ///
+    /// Searches from a cursor that goes round the id space; when every free
+    /// id is remembered, the search comes back to the first one it skipped
+    /// and takes it.
     pub(super) fn next_key(&mut self, recent: &RecentIds) -> Option<u64> {
         if self.map.len() as u128 > u128::from(self.max_id) {
             return None;
         }
-        let mut tries = 0usize;
+        // Only remembered ids count towards giving up on a fresh one:
+        // pending ids are never free, whatever their number.
+        let mut first_remembered = None;
         loop {
             let id = self.next_id;
             self.next_id = if id == self.max_id { 0 } else { id + 1 };
-            if self.find(id).is_none() && (tries > recent.len() || !recent.contains(id)) {
+            if self.find(id).is_some() {
+                continue;
+            }
+            if !recent.contains(id) || first_remembered == Some(id) {
                 return Some(id);
             }
-            tries += 1;
+            first_remembered.get_or_insert(id);
         }
     }
 

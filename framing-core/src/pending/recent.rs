@@ -1,12 +1,23 @@
 //! A bounded memory of ids whose calls were cancelled or timed out.
+//!
+//! Every abandonment is a record, numbered in order; an id is remembered
+//! while its latest record is among the last `cap`. Records of an id that
+//! was abandoned again, or reused on purpose, stay in the queue until
+//! their turn comes, and are then recognised by their number: they never
+//! make the memory forget an id that a later record keeps.
 
 use alloc::collections::VecDeque;
-use hashbrown::HashSet;
+use hashbrown::HashMap;
 
 #[derive(Debug)]
 pub(crate) struct RecentIds {
+    /// The last `cap` records, oldest first; the front is record number
+    /// `popped`.
     order: VecDeque<u64>,
-    set: HashSet<u64>,
+    /// Each remembered id and the number of its latest record.
+    set: HashMap<u64, u64>,
+    /// Records dropped from the front so far.
+    popped: u64,
     cap: usize,
 }
 
@@ -14,31 +25,35 @@ impl RecentIds {
     pub(crate) fn new(cap: usize) -> Self {
         RecentIds {
             order: VecDeque::new(),
-            set: HashSet::default(),
+            set: HashMap::default(),
+            popped: 0,
             cap,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.set.len()
-    }
-
     #[inline]
     pub(crate) fn contains(&self, id: u64) -> bool {
-        !self.set.is_empty() && self.set.contains(&id)
+        !self.set.is_empty() && self.set.contains_key(&id)
     }
 
-    /// Remembers an id, forgetting the oldest beyond the capacity.
+    /// Remembers an abandonment of `id`, forgetting ids whose latest
+    /// abandonment falls out of the last `cap`.
     pub(crate) fn insert(&mut self, id: u64) {
-        if self.cap == 0 || !self.set.insert(id) {
+        if self.cap == 0 {
             return;
         }
-        self.order.push_back(id);
-        while self.order.len() > self.cap {
+        // Make room first, so the queue never holds more than `cap`.
+        if self.order.len() == self.cap {
             if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
+                if self.set.get(&old) == Some(&self.popped) {
+                    self.set.remove(&old);
+                }
+                self.popped += 1;
             }
         }
+        let number = self.popped + self.order.len() as u64;
+        self.set.insert(id, number);
+        self.order.push_back(id);
     }
 
     /// Forgets an id (the caller reuses it on purpose).
@@ -59,6 +74,6 @@ mod tests {
         r.insert(3);
         assert!(!r.contains(1));
         assert!(r.contains(2) && r.contains(3));
-        assert_eq!(r.len(), 2);
+        assert_eq!(r.set.len(), 2);
     }
 }

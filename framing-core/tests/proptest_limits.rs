@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use framing_core::testkit::peek_transmit;
 use framing_core::testkit::strategies::{codec, config_for, payload};
-use framing_core::{CallError, Codec, Config, Connection, Event, RpcId};
+use framing_core::{CallError, Codec, Config, Connection, Event, RespondError, RpcId};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -135,18 +135,20 @@ fn hostile_codec() -> impl Strategy<Value = Codec> {
 }
 
 /// Feeds `chunks` to `conn`, lending its buffer where `lend` says so, and
-/// checks the read buffer's bounds after each; answers requests.
+/// checks the read buffer's bounds after each; answers requests. Returns
+/// how many calls completed.
 fn feed_garbage<C: std::fmt::Debug>(
     conn: &mut Connection<Duration, C>,
     chunks: &[Vec<u8>],
     lend: &[bool],
     read_chunk: usize,
-) -> Result<(), TestCaseError> {
+) -> Result<u64, TestCaseError> {
     let codec = conn.config().codec().clone();
     let frame = frame_max(&codec);
     let largest = chunks.iter().map(Vec::len).max().unwrap_or(0);
     let mut fed = 0u64;
     let mut protocol_errors = 0;
+    let mut completed = 0u64;
     for (i, chunk) in chunks.iter().enumerate() {
         let was_closed = conn.is_closed();
         if lend[i % lend.len()] {
@@ -193,14 +195,24 @@ fn feed_garbage<C: std::fmt::Debug>(
             );
             match ev {
                 Event::Request { id, payload } => {
-                    // Answering must not panic either; ids of any value.
-                    let _ = conn.respond(id, payload);
+                    // Answering must not panic either; ids of any value. A
+                    // request is answerable as long as the connection is
+                    // open (a protocol error later in the same read closes
+                    // it, and then nothing can be answered).
+                    let open = !conn.is_closed();
+                    let got = conn.respond(id, payload);
+                    if open {
+                        prop_assert_eq!(got, Ok(()), "answering request {:?}", id);
+                    } else {
+                        prop_assert_eq!(got, Err(RespondError::Closed));
+                    }
                 }
                 Event::ProtocolError(_) => {
                     protocol_errors += 1;
                     prop_assert!(conn.is_closed());
                 }
                 Event::Completed { result, .. } => {
+                    completed += 1;
                     prop_assert!(
                         result.is_ok() || matches!(result, Err(CallError::Protocol(_))),
                         "{:?}",
@@ -217,7 +229,7 @@ fn feed_garbage<C: std::fmt::Debug>(
     }
     prop_assert!(protocol_errors <= 1);
     prop_assert!(conn.stats().bytes_in <= fed);
-    Ok(())
+    Ok(completed)
 }
 
 proptest! {
@@ -244,17 +256,27 @@ proptest! {
         for i in 0..calls {
             conn.call(T0, Bytes::new(), i).unwrap();
         }
-        feed_garbage(&mut conn, &chunks, &lend, read_chunk)?;
+        let mut completed = feed_garbage(&mut conn, &chunks, &lend, read_chunk)?;
+        // The end of the stream completes whatever is still pending.
+        let pending = conn.pending_calls() as u64;
         conn.handle_eof(T0);
-        let mut ended = 0;
         while let Some(ev) = conn.poll_event() {
-            if let Event::Completed { .. } = ev {
-                ended += 1;
+            if let Event::Completed { result, .. } = ev {
+                completed += 1;
+                prop_assert!(
+                    matches!(result, Err(CallError::Disconnected(_))),
+                    "{:?}",
+                    result
+                );
             }
         }
+        // Every accepted call completed exactly once: by a response, the
+        // protocol error, or the end of the stream.
         let s = conn.stats();
         prop_assert_eq!(conn.pending_calls(), 0);
-        prop_assert!(s.responses + ended as u64 <= calls as u64);
+        prop_assert_eq!(completed, calls as u64);
+        prop_assert_eq!(s.responses + s.failed, calls as u64);
+        prop_assert!(pending <= s.failed);
     }
 
     /// (e) The same for a server, which also answers what it decodes.
@@ -267,7 +289,8 @@ proptest! {
     ) {
         let config = Config::builder().codec(codec).read_chunk(read_chunk).build().unwrap();
         let mut conn: Connection<Duration> = Connection::server(config, T0);
-        feed_garbage(&mut conn, &chunks, &lend, read_chunk)?;
+        let completed = feed_garbage(&mut conn, &chunks, &lend, read_chunk)?;
+        prop_assert_eq!(completed, 0, "a server completes no calls");
         let s = conn.stats();
         prop_assert_eq!(s.requests, s.frames_in);
         prop_assert_eq!(conn.respond(RpcId(0), Bytes::new()).is_ok(), !conn.is_closed() && conn.config().codec().has_ids());

@@ -1,23 +1,26 @@
 //! A bounded memory of ids whose calls were cancelled or timed out.
 //!
-//! Every abandonment is a record, numbered in order; an id is remembered
-//! while its latest record is among the last `cap`. Records of an id that
-//! was abandoned again, or reused on purpose, stay in the queue until
-//! their turn comes, and are then recognised by their number: they never
-//! make the memory forget an id that a later record keeps.
+//! Every abandonment is a record in a queue of at most `cap`; an id is
+//! remembered while its latest record is in the queue (and the caller has
+//! not reused it since). An id abandoned again, or reused on purpose,
+//! leaves older records in the queue; they are counted in `extra`, so that
+//! when one of them leaves the queue it does not make the memory forget
+//! the id while a later record keeps it.
 
 use alloc::collections::VecDeque;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 #[derive(Debug)]
 pub(crate) struct RecentIds {
-    /// The last `cap` records, oldest first; the front is record number
-    /// `popped`.
+    /// The last `cap` abandonments, oldest first.
     order: VecDeque<u64>,
-    /// Each remembered id and the number of its latest record.
-    set: HashMap<u64, u64>,
-    /// Records dropped from the front so far.
-    popped: u64,
+    /// The remembered ids.
+    set: HashSet<u64>,
+    /// For ids with records in `order` that do not make them remembered
+    /// (all of an id's records but its latest, and all of them once the
+    /// caller reused it): how many. Empty unless ids are abandoned twice
+    /// within `cap` abandonments or reused.
+    extra: HashMap<u64, u32>,
     cap: usize,
 }
 
@@ -25,15 +28,15 @@ impl RecentIds {
     pub(crate) fn new(cap: usize) -> Self {
         RecentIds {
             order: VecDeque::new(),
-            set: HashMap::default(),
-            popped: 0,
+            set: HashSet::default(),
+            extra: HashMap::default(),
             cap,
         }
     }
 
     #[inline]
     pub(crate) fn contains(&self, id: u64) -> bool {
-        !self.set.is_empty() && self.set.contains_key(&id)
+        !self.set.is_empty() && self.set.contains(&id)
     }
 
     /// Remembers an abandonment of `id`, forgetting ids whose latest
@@ -45,20 +48,36 @@ impl RecentIds {
         // Make room first, so the queue never holds more than `cap`.
         if self.order.len() == self.cap {
             if let Some(old) = self.order.pop_front() {
-                if self.set.get(&old) == Some(&self.popped) {
-                    self.set.remove(&old);
-                }
-                self.popped += 1;
+                self.forget_record(old);
             }
         }
-        let number = self.popped + self.order.len() as u64;
-        self.set.insert(id, number);
+        if !self.set.insert(id) {
+            // Its previous record no longer decides when it is forgotten.
+            *self.extra.entry(id).or_insert(0) += 1;
+        }
         self.order.push_back(id);
+    }
+
+    /// The oldest record, of `id`, left the queue.
+    fn forget_record(&mut self, id: u64) {
+        if let Some(n) = self.extra.get_mut(&id) {
+            // Records leave oldest first: an extra one goes before the
+            // latest.
+            *n -= 1;
+            if *n == 0 {
+                self.extra.remove(&id);
+            }
+        } else {
+            self.set.remove(&id);
+        }
     }
 
     /// Forgets an id (the caller reuses it on purpose).
     pub(crate) fn remove(&mut self, id: u64) {
-        self.set.remove(&id);
+        if self.set.remove(&id) {
+            // Its latest record stays queued, now without effect.
+            *self.extra.entry(id).or_insert(0) += 1;
+        }
     }
 }
 

@@ -16,9 +16,12 @@ pub const DEFAULT_WARN_BUFFER_BYTES: usize = 512 * 1024;
 pub const DEFAULT_MAX_BUFFER_BYTES: usize = 1024 * 1024;
 /// Default low watermark: `Resume` once fully drained, as the Node library.
 pub const DEFAULT_LOW_BUFFER_BYTES: usize = 0;
-/// Default number of timed-out or cancelled ids remembered, so that their
-/// late responses are reported as late rather than unknown, and so that
-/// automatically chosen ids do not reuse them too soon.
+/// Default number of abandonments remembered (calls cancelled, timed out or
+/// failed by `fail_pending`), so that their late responses are reported as
+/// late rather than unknown, and so that automatically chosen ids do not
+/// reuse them too soon. See [`ConfigBuilder::late_memory`]. At 4096, a
+/// client that abandons a call every millisecond still knows a late
+/// answer four seconds on; a full memory holds about 176 KiB.
 pub const DEFAULT_LATE_MEMORY: usize = 4096;
 
 /// Settings of one connection. Build with [`Config::builder`].
@@ -177,12 +180,71 @@ impl ConfigBuilder {
         self
     }
     /// Make a response with an unknown id a protocol error (default off:
-    /// such responses are dropped, counted and reported).
+    /// such responses are dropped, counted and reported). A response to an
+    /// id the client remembers abandoning is late, not unknown, and never
+    /// fatal; how long ids are remembered is [`late_memory`](Self::late_memory).
     pub fn strict_unknown_ids(mut self, strict: bool) -> Self {
         self.config.strict_unknown_ids = strict;
         self
     }
-    /// How many timed-out or cancelled ids to remember (default 4096).
+    /// How many abandoned calls the client remembers (default
+    /// [`DEFAULT_LATE_MEMORY`], 4096), to tell a late response from an
+    /// unknown one. Without an id field it has no effect: there a call that
+    /// was abandoned keeps its place in the queue until its response comes.
+    ///
+    /// **What is remembered**: the id of every call that was cancelled, that
+    /// passed its deadline, or that `fail_pending` failed, one record per
+    /// abandonment. An id is remembered while its latest abandonment is
+    /// among the last `n`; a caller that reuses an id on purpose
+    /// ([`CallOptions::id`](crate::CallOptions::id)) makes it forgotten
+    /// until it is abandoned again. Automatic ids skip remembered ids while
+    /// any other id is free.
+    ///
+    /// **Within the bound**, a response to a remembered id is dropped,
+    /// counted and reported as
+    /// [`UnknownResponse { late: true }`](crate::Event::UnknownResponse),
+    /// in strict mode too: the peer may rightly answer after our deadline,
+    /// and that is never fatal.
+    ///
+    /// **Beyond the bound**, the id is forgotten and its response is an
+    /// unknown one: `UnknownResponse { late: false }`, and in strict mode
+    /// ([`strict_unknown_ids`](Self::strict_unknown_ids)) a
+    /// [`ProtocolError::UnknownResponseId`](crate::ProtocolError::UnknownResponseId)
+    /// that fails the connection. So in strict mode a very late response,
+    /// one that arrives after `n` more abandonments, *is* fatal: choose `n`
+    /// above the abandonments that can happen while a late answer may still
+    /// be on its way (abandonments per second times the peer's worst delay).
+    /// `0` remembers nothing.
+    ///
+    /// **Memory**: a queue of at most `n` 8-byte records and a hash set of
+    /// at most `n` ids. Forgetting leaves deleted slots, and the set
+    /// settles at four 9-byte buckets per id: about 44 bytes per
+    /// remembered id, 176 KiB at 4096, allocated as calls are abandoned and
+    /// never more, however many calls are made (`tests/live_memory.rs`
+    /// measures it over a million operations).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{CallOptions, Config, Connection, Event, RpcId};
+    ///
+    /// // A response frame in the default format: length, id, payload.
+    /// let frame = |id: u8| [0, 0, 0, 5, 0, 0, 0, id, b'!'];
+    /// let config = Config::builder().late_memory(1).strict_unknown_ids(true).build().unwrap();
+    /// let t0 = core::time::Duration::ZERO;
+    /// let mut c: Connection<_, ()> = Connection::client(config, t0);
+    /// for id in [1, 2] {
+    ///     c.call_with(t0, "x", CallOptions::new().id(RpcId(id)), ()).unwrap();
+    ///     c.cancel(RpcId(id));
+    /// }
+    /// // Id 2 was the last abandonment: its answer is late, not fatal.
+    /// c.handle_read(t0, &frame(2));
+    /// assert!(matches!(c.poll_event(), Some(Event::UnknownResponse { late: true, .. })));
+    /// // Id 1 is beyond the bound: in strict mode its answer fails the connection.
+    /// c.handle_read(t0, &frame(1));
+    /// assert!(matches!(c.poll_event(), Some(Event::ProtocolError(_))));
+    /// assert!(c.is_closed());
+    /// ```
     pub fn late_memory(mut self, n: usize) -> Self {
         self.config.late_memory = n;
         self

@@ -33,16 +33,40 @@ pub struct Chunker {
 
 impl Chunker {
     /// Every write delivered as one piece.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::testkit::pair::Chunker;
+    ///
+    /// assert_eq!(Chunker::whole().split(b"abcdef"), [&b"abcdef"[..]]);
+    /// ```
     pub fn whole() -> Self {
         Chunker::default()
     }
 
     /// Pieces of `n` bytes (the last one of a write may be shorter).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::testkit::pair::Chunker;
+    ///
+    /// assert_eq!(Chunker::fixed(2).split(b"abcde"), [&b"ab"[..], b"cd", b"e"]);
+    /// ```
     pub fn fixed(n: usize) -> Self {
         Chunker::sizes([n])
     }
 
     /// Pieces of these sizes, in turn, cycling.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::testkit::pair::Chunker;
+    ///
+    /// assert_eq!(Chunker::sizes([1, 2]).split(b"abcd"), [&b"a"[..], b"bc", b"d"]);
+    /// ```
     pub fn sizes(sizes: impl Into<Vec<usize>>) -> Self {
         Chunker {
             sizes: sizes.into(),
@@ -51,6 +75,17 @@ impl Chunker {
     }
 
     /// The size of the next piece, given `remaining` bytes to cut.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::testkit::pair::Chunker;
+    ///
+    /// let mut c = Chunker::sizes([3, 5]);
+    /// assert_eq!(c.next_len(10), 3);
+    /// assert_eq!(c.next_len(2), 2, "never more than what remains");
+    /// assert_eq!(c.next_len(10), 3, "the sizes cycle");
+    /// ```
     pub fn next_len(&mut self, remaining: usize) -> usize {
         if self.sizes.is_empty() {
             return remaining;
@@ -61,6 +96,16 @@ impl Chunker {
     }
 
     /// Cuts `bytes` into pieces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::testkit::pair::Chunker;
+    ///
+    /// let mut c = Chunker::fixed(3);
+    /// assert_eq!(c.split(b"abcd"), [&b"abc"[..], b"d"]);
+    /// assert_eq!(c.split(b""), Vec::<&[u8]>::new());
+    /// ```
     pub fn split<'a>(&mut self, mut bytes: &'a [u8]) -> Vec<&'a [u8]> {
         let mut out = Vec::new();
         while !bytes.is_empty() {
@@ -73,6 +118,17 @@ impl Chunker {
 }
 
 /// How one direction of the pair carries bytes.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use framing_core::testkit::pair::{Chunker, LinkConfig};
+///
+/// let link = LinkConfig { chunker: Chunker::fixed(1), delay: Duration::from_millis(2), capacity: 64 };
+/// assert_eq!(link.capacity, 64);
+/// assert_eq!(LinkConfig::default().capacity, usize::MAX);
+/// ```
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
     /// How the stream is cut into reads.
@@ -97,6 +153,16 @@ impl Default for LinkConfig {
 
 impl LinkConfig {
     /// A link cutting with `chunker`, no delay, unbounded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::testkit::pair::{Chunker, LinkConfig};
+    ///
+    /// let link = LinkConfig::chunked(Chunker::fixed(1));
+    /// assert_eq!((link.delay, link.capacity), (Duration::ZERO, usize::MAX));
+    /// ```
     pub fn chunked(chunker: Chunker) -> Self {
         LinkConfig {
             chunker,
@@ -105,12 +171,39 @@ impl LinkConfig {
     }
 
     /// This link with a delivery delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::testkit::pair::LinkConfig;
+    ///
+    /// let link = LinkConfig::default().with_delay(Duration::from_millis(3));
+    /// assert_eq!(link.delay, Duration::from_millis(3));
+    /// ```
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
 
     /// This link with at most `capacity` bytes in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::{LinkConfig, Pair};
+    ///
+    /// // Four bytes in flight at most; the server reads nothing.
+    /// let link = LinkConfig::default().with_capacity(4);
+    /// let mut pair: Pair = Pair::new(Config::default()).with_links(link, LinkConfig::default());
+    /// pair.set_server_reading(false);
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(pair.in_flight(), (4, 0));
+    /// assert_eq!(pair.client.queued_bytes(), 5, "the rest stays in the client");
+    /// ```
     pub fn with_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self

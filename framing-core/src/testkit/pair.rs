@@ -40,9 +40,41 @@ pub use super::link::{Chunker, LinkConfig};
 /// The server's answer to one request: `Some(payload)` responds at once,
 /// `None` holds the request for the test to answer later (see
 /// [`Pair::take_held_requests`] and [`Pair::respond`]).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use framing_core::Config;
+/// use framing_core::testkit::pair::{Handler, Pair};
+///
+/// // Answers "ping" at once and holds everything else.
+/// let handler: Handler =
+///     Box::new(|_id, req: Bytes| (&req[..] == b"ping").then(|| Bytes::from_static(b"pong")));
+/// let mut pair: Pair = Pair::new(Config::default()).with_handler(handler);
+/// pair.call(Bytes::from_static(b"ping"), ()).unwrap();
+/// pair.call(Bytes::from_static(b"other"), ()).unwrap();
+/// pair.drive();
+/// assert_eq!(pair.take_completions().len(), 1);
+/// assert_eq!(pair.take_held_requests().len(), 1);
+/// ```
 pub type Handler = Box<dyn FnMut(RpcId, Bytes) -> Option<Bytes>>;
 
 /// One call's completion, taken from the client's events.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use framing_core::Config;
+/// use framing_core::testkit::pair::{Completion, Pair};
+///
+/// let mut pair: Pair<&str> = Pair::new(Config::default());
+/// let id = pair.call(Bytes::from_static(b"hi"), "greeting").unwrap();
+/// pair.drive();
+/// let echo = Bytes::from_static(b"hi");
+/// assert_eq!(pair.take_completions(), [Completion { id, ctx: "greeting", result: Ok(echo) }]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion<C> {
     /// The call's id.
@@ -117,11 +149,35 @@ const RUN_STEP_LIMIT: usize = 1_000_000;
 impl<C> Pair<C> {
     /// A client and an echoing server, both with `config`, at time zero,
     /// joined by links that deliver every write whole and at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::{Config, State};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// assert_eq!(pair.now(), Duration::ZERO);
+    /// assert_eq!((pair.client.state(), pair.server.state()), (State::Open, State::Open));
+    /// ```
     pub fn new(config: Config) -> Self {
         Pair::with_configs(config.clone(), config)
     }
 
     /// A client and an echoing server with their own settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let strict = Config::builder().strict_unknown_ids(true).build().unwrap();
+    /// let pair: Pair = Pair::with_configs(strict, Config::default());
+    /// assert!(pair.client.config().strict_unknown_ids());
+    /// assert!(!pair.server.config().strict_unknown_ids());
+    /// ```
     pub fn with_configs(client: Config, server: Config) -> Self {
         let now = Duration::ZERO;
         Pair {
@@ -140,6 +196,23 @@ impl<C> Pair<C> {
     }
 
     /// Sets both links: client to server, then server to client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::{LinkConfig, Pair};
+    ///
+    /// // 50 ms to the server, nothing back.
+    /// let slow = LinkConfig::default().with_delay(Duration::from_millis(50));
+    /// let mut pair: Pair = Pair::new(Config::default()).with_links(slow, LinkConfig::default());
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.flush();
+    /// assert_eq!(pair.now(), Duration::from_millis(50));
+    /// assert_eq!(pair.take_completions().len(), 1);
+    /// ```
     pub fn with_links(mut self, to_server: LinkConfig, to_client: LinkConfig) -> Self {
         self.to_server.config = to_server;
         self.to_client.config = to_client;
@@ -147,6 +220,20 @@ impl<C> Pair<C> {
     }
 
     /// Replaces the server's handler (the default echoes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default())
+    ///     .with_handler(|_id, req| Some(Bytes::from(req.to_ascii_uppercase())));
+    /// pair.call(Bytes::from_static(b"shout"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(&pair.take_completions()[0].result.as_ref().unwrap()[..], b"SHOUT");
+    /// ```
     pub fn with_handler(
         mut self,
         handler: impl FnMut(RpcId, Bytes) -> Option<Bytes> + 'static,
@@ -158,22 +245,75 @@ impl<C> Pair<C> {
     /// A server that answers nothing by itself: every request is held for
     /// the test ([`take_held_requests`](Self::take_held_requests),
     /// [`respond`](Self::respond)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default()).holding_requests();
+    /// pair.call(Bytes::from_static(b"q"), ()).unwrap();
+    /// pair.drive();
+    /// assert!(pair.take_completions().is_empty(), "nobody answered");
+    /// assert_eq!(pair.take_held_requests().len(), 1);
+    /// ```
     pub fn holding_requests(self) -> Self {
         self.with_handler(|_, _| None)
     }
 
     /// The virtual time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.advance(Duration::from_millis(5));
+    /// assert_eq!(pair.now(), Duration::from_millis(5));
+    /// ```
     pub fn now(&self) -> Duration {
         self.now
     }
 
     /// The client's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!((pair.client_stats().calls, pair.client_stats().responses), (1, 1));
+    /// ```
     pub fn client_stats(&self) -> Stats {
         self.client.stats()
     }
 
     /// Bytes written by one side and not yet read by the other:
     /// `(to_server, to_client)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.set_server_reading(false);
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(pair.in_flight(), (9, 0), "an 8-byte header and one byte wait for the server");
+    /// ```
     pub fn in_flight(&self) -> (usize, usize) {
         (
             self.to_server.in_flight_bytes,
@@ -183,11 +323,45 @@ impl<C> Pair<C> {
 
     /// Makes the server's application stop (`false`) or resume reading;
     /// bytes for it wait in the link.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.set_server_reading(false);
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(pair.server.stats().requests, 0);
+    /// pair.set_server_reading(true);
+    /// pair.drive();
+    /// assert_eq!(pair.take_completions().len(), 1);
+    /// ```
     pub fn set_server_reading(&mut self, reading: bool) {
         self.to_server.reading = reading;
     }
 
     /// Makes the client stop (`false`) or resume reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.set_client_reading(false);
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// assert_eq!(pair.in_flight(), (0, 9), "the echo waits for the client");
+    /// pair.set_client_reading(true);
+    /// pair.drive();
+    /// assert_eq!(pair.take_completions().len(), 1);
+    /// ```
     pub fn set_client_reading(&mut self, reading: bool) {
         self.to_client.reading = reading;
     }
@@ -200,6 +374,19 @@ impl<C> Pair<C> {
     ///
     /// # Errors
     /// As [`Connection::call`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::{Config, RpcId};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair<u8> = Pair::new(Config::default());
+    /// assert_eq!(pair.call(Bytes::from_static(b"a"), 1).unwrap(), RpcId(0));
+    /// assert_eq!(pair.call(Bytes::from_static(b"b"), 2).unwrap(), RpcId(1));
+    /// assert_eq!(pair.client.pending_calls(), 2);
+    /// ```
     pub fn call(&mut self, payload: Bytes, ctx: C) -> Result<RpcId, Rejected<C>> {
         self.client.call(self.now, payload, ctx)
     }
@@ -208,6 +395,20 @@ impl<C> Pair<C> {
     ///
     /// # Errors
     /// As [`Connection::call_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::{CallError, CallOptions, Config, RpcId};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// let opts = CallOptions::new().id(RpcId(42));
+    /// assert_eq!(pair.call_with(Bytes::new(), opts, ()).unwrap(), RpcId(42));
+    /// let again = pair.call_with(Bytes::new(), opts, ()).unwrap_err();
+    /// assert_eq!(again.error, CallError::DuplicateRpcId(RpcId(42)));
+    /// ```
     pub fn call_with(
         &mut self,
         payload: Bytes,
@@ -221,6 +422,22 @@ impl<C> Pair<C> {
     ///
     /// # Errors
     /// As [`Connection::respond`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default()).holding_requests();
+    /// pair.call(Bytes::from_static(b"q"), ()).unwrap();
+    /// pair.drive();
+    /// let (id, _) = pair.take_held_requests()[0].clone();
+    /// pair.respond(id, Bytes::from_static(b"a")).unwrap();
+    /// pair.drive();
+    /// assert_eq!(&pair.take_completions()[0].result.as_ref().unwrap()[..], b"a");
+    /// ```
     pub fn respond(&mut self, id: RpcId, payload: Bytes) -> Result<(), RespondError> {
         self.server.respond(id, payload)
     }
@@ -228,11 +445,43 @@ impl<C> Pair<C> {
     /// Puts raw bytes on the wire to the client, after those already in
     /// flight and before anything the server writes later: a misbehaving
     /// server. The test keeps them on a frame boundary if it wants to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{Codec, Config, Event, RpcId};
+    /// use framing_core::testkit::{encode_frame, pair::Pair};
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.send_raw_to_client(&encode_frame(&Codec::default(), 7, b"nobody asked"));
+    /// pair.drive();
+    /// assert!(matches!(
+    ///     pair.take_client_events()[..],
+    ///     [Event::UnknownResponse { id: RpcId(7), late: false }]
+    /// ));
+    /// ```
     pub fn send_raw_to_client(&mut self, bytes: &[u8]) {
         self.to_client.push(self.now, bytes);
     }
 
     /// Puts raw bytes on the wire to the server: a misbehaving client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{Codec, Config, Event, RpcId};
+    /// use framing_core::testkit::{encode_frame, pair::Pair};
+    ///
+    /// // A request the client never made: the echoing server answers it anyway.
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.send_raw_to_server(&encode_frame(&Codec::default(), 3, b"forged"));
+    /// pair.drive();
+    /// assert_eq!(pair.server.stats().requests, 1);
+    /// assert!(matches!(
+    ///     pair.take_client_events()[..],
+    ///     [Event::UnknownResponse { id: RpcId(3), late: false }]
+    /// ));
+    /// ```
     pub fn send_raw_to_server(&mut self, bytes: &[u8]) {
         self.to_server.push(self.now, bytes);
     }
@@ -240,6 +489,20 @@ impl<C> Pair<C> {
     // ------------------------------------------------------------ outputs
 
     /// Takes every client event collected so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::{Config, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(1))).build().unwrap();
+    /// let mut pair: Pair = Pair::new(config);
+    /// pair.advance(Duration::from_secs(1));
+    /// assert!(matches!(pair.take_client_events()[..], [Event::IdleTimeout]));
+    /// assert!(pair.take_client_events().is_empty(), "taken");
+    /// ```
     pub fn take_client_events(&mut self) -> Vec<Event<C>> {
         self.client_events.drain(..).map(|(_, ev)| ev).collect()
     }
@@ -274,11 +537,43 @@ impl<C> Pair<C> {
 
     /// Takes every server event collected so far, except requests (those
     /// go to the handler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{Config, DisconnectReason, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.client.close();
+    /// pair.drive();
+    /// assert!(matches!(
+    ///     pair.take_server_events()[..],
+    ///     [Event::Disconnected(DisconnectReason::PeerClosed)]
+    /// ));
+    /// ```
     pub fn take_server_events(&mut self) -> Vec<Event<()>> {
         self.server_events.drain(..).collect()
     }
 
     /// Takes the client's completions, leaving its other events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use bytes::Bytes;
+    /// use framing_core::{Config, Event};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_millis(5))).build().unwrap();
+    /// let mut pair: Pair<u8> = Pair::new(config);
+    /// pair.call(Bytes::from_static(b"x"), 1).unwrap();
+    /// pair.advance(Duration::from_millis(5));
+    /// assert_eq!(pair.take_completions()[0].ctx, 1);
+    /// // The other events stay.
+    /// assert!(matches!(pair.take_client_events()[..], [Event::IdleTimeout]));
+    /// ```
     pub fn take_completions(&mut self) -> Vec<Completion<C>> {
         let mut done = Vec::new();
         let mut rest = VecDeque::new();
@@ -293,12 +588,44 @@ impl<C> Pair<C> {
     }
 
     /// Takes the requests the handler held, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::{Config, RpcId};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default()).holding_requests();
+    /// pair.call(Bytes::from_static(b"first"), ()).unwrap();
+    /// pair.call(Bytes::from_static(b"second"), ()).unwrap();
+    /// pair.drive();
+    /// let held = pair.take_held_requests();
+    /// assert_eq!(held, [(RpcId(0), Bytes::from_static(b"first")), (RpcId(1), Bytes::from_static(b"second"))]);
+    /// ```
     pub fn take_held_requests(&mut self) -> Vec<(RpcId, Bytes)> {
         core::mem::take(&mut self.held)
     }
 
     /// Takes the errors the server's `respond` returned for the handler's
     /// answers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::{Codec, Config, RespondError};
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// // Frames of at most 16 bytes of length: the handler's answer does not fit.
+    /// let codec = Codec::builder().max_frame_length(16).build().unwrap();
+    /// let config = Config::builder().codec(codec).build().unwrap();
+    /// let mut pair: Pair = Pair::new(config).with_handler(|_, _| Some(Bytes::from(vec![0; 100])));
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// pair.drive();
+    /// let errors = pair.take_respond_errors();
+    /// assert!(matches!(errors[..], [(_, RespondError::FrameTooLarge { .. })]));
+    /// ```
     pub fn take_respond_errors(&mut self) -> Vec<(RpcId, RespondError)> {
         core::mem::take(&mut self.respond_errors)
     }
@@ -308,6 +635,21 @@ impl<C> Pair<C> {
     /// Moves everything that can move without time passing: writes into
     /// the links, due deliveries, requests to the handler and its answers,
     /// events into the pair's queues. Returns whether anything happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let mut pair: Pair = Pair::new(Config::default());
+    /// pair.call(Bytes::from_static(b"x"), ()).unwrap();
+    /// assert_eq!(pair.server.stats().requests, 0, "nothing moves by itself");
+    /// assert!(pair.drive());
+    /// assert_eq!(pair.take_completions().len(), 1);
+    /// assert!(!pair.drive(), "nothing left to move");
+    /// ```
     pub fn drive(&mut self) -> bool {
         let mut any = false;
         loop {
@@ -345,6 +687,18 @@ impl<C> Pair<C> {
     /// The next instant after now at which a core wants a timeout or a
     /// link delivers something, or `None` if nothing is scheduled. With
     /// [`manual_timers`](Self::manual_timers), only deliveries count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use framing_core::Config;
+    /// use framing_core::testkit::pair::Pair;
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(2))).build().unwrap();
+    /// let mut pair: Pair = Pair::new(config);
+    /// assert_eq!(pair.next_wakeup(), Some(Duration::from_secs(2)), "the idle timeouts");
+    /// ```
     pub fn next_wakeup(&mut self) -> Option<Duration> {
         let timers = if self.auto_timers {
             [self.client.poll_timeout(), self.server.poll_timeout()]

@@ -33,6 +33,25 @@ use super::pair::Chunker;
 use crate::{Codec, Config, Endian, LengthCounts, RpcId};
 
 /// The settings of a standard header, shown plainly when a case fails.
+///
+/// # Examples
+///
+/// ```
+/// use framing_core::{Endian, LengthCounts};
+/// use framing_core::testkit::strategies::CodecParams;
+///
+/// let params = CodecParams {
+///     length_field_len: 2,
+///     length_endian: Endian::Big,
+///     length_signed: false,
+///     length_counts: LengthCounts::Payload,
+///     id_field_len: 1,
+///     id_endian: Endian::Big,
+///     max_payload: 100,
+/// };
+/// let codec = params.build();
+/// assert_eq!((codec.max_payload_len(), codec.max_id()), (100, Some(255)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecParams {
     /// Length field size, 1 to 8 bytes.
@@ -57,6 +76,25 @@ impl CodecParams {
     ///
     /// # Panics
     /// Never for parameters from [`codec_params`]: they are all valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use framing_core::{Endian, LengthCounts};
+    /// use framing_core::testkit::strategies::CodecParams;
+    ///
+    /// // A 1-byte length counting the whole frame: 255 at most, header included.
+    /// let params = CodecParams {
+    ///     length_field_len: 1,
+    ///     length_endian: Endian::Little,
+    ///     length_signed: false,
+    ///     length_counts: LengthCounts::WholeFrame,
+    ///     id_field_len: 4,
+    ///     id_endian: Endian::Little,
+    ///     max_payload: 1000,
+    /// };
+    /// assert_eq!(params.build().max_payload_len(), 255 - 5);
+    /// ```
     pub fn build(&self) -> Codec {
         let overhead = match self.length_counts {
             LengthCounts::Payload => 0,
@@ -77,11 +115,35 @@ impl CodecParams {
 }
 
 /// Either byte order.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Endian;
+/// use framing_core::testkit::strategies::endian;
+///
+/// proptest!(ProptestConfig::with_cases(8), |(e in endian())| {
+///     prop_assert!(e == Endian::Big || e == Endian::Little);
+/// });
+/// ```
 pub fn endian() -> impl Strategy<Value = Endian> {
     prop_oneof![Just(Endian::Big), Just(Endian::Little)]
 }
 
 /// Every [`LengthCounts`].
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Codec;
+/// use framing_core::testkit::strategies::length_counts;
+///
+/// proptest!(ProptestConfig::with_cases(8), |(c in length_counts())| {
+///     prop_assert!(Codec::builder().length_counts(c).build().is_ok());
+/// });
+/// ```
 pub fn length_counts() -> impl Strategy<Value = LengthCounts> {
     prop_oneof![
         Just(LengthCounts::Payload),
@@ -92,6 +154,18 @@ pub fn length_counts() -> impl Strategy<Value = LengthCounts> {
 
 /// Standard header settings with an id field of a size in `id_len` and a
 /// maximum payload in `max_payload`.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::codec_params_with;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(p in codec_params_with(1..=1, 10..=20))| {
+///     prop_assert_eq!(p.build().max_id(), Some(255));
+///     prop_assert!(p.build().max_payload_len() <= 20);
+/// });
+/// ```
 pub fn codec_params_with(
     id_len: RangeInclusive<usize>,
     max_payload: RangeInclusive<u64>,
@@ -129,33 +203,104 @@ pub fn codec_params_with(
 /// Standard header settings: every field size and order, signedness and
 /// [`LengthCounts`], id fields of 0 to 8 bytes, payloads up to 0..=300
 /// bytes.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::codec_params;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(p in codec_params())| {
+///     prop_assert!(p.id_field_len <= 8 && p.max_payload <= 300);
+/// });
+/// ```
 pub fn codec_params() -> impl Strategy<Value = CodecParams> {
     codec_params_with(0..=8, 0..=300)
 }
 
 /// Any valid standard codec with a small maximum frame length.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::codec;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(c in codec())| {
+///     prop_assert!(c.max_payload_len() <= 300);
+/// });
+/// ```
 pub fn codec() -> impl Strategy<Value = Codec> {
     codec_params().prop_map(|p| p.build())
 }
 
 /// A codec whose id field size is in `id_len` and whose frames hold at
 /// least `min_payload` bytes of payload.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::codec_with;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(c in codec_with(2..=4, 24))| {
+///     prop_assert!(c.has_ids());
+///     prop_assert!(c.max_payload_len() >= 24);
+/// });
+/// ```
 pub fn codec_with(id_len: RangeInclusive<usize>, min_payload: u64) -> impl Strategy<Value = Codec> {
     codec_params_with(id_len, min_payload..=min_payload.max(300)).prop_map(|p| p.build())
 }
 
 /// A payload of `len` random bytes.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::payload;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(p in payload(3..=5))| {
+///     prop_assert!((3..=5).contains(&p.len()));
+/// });
+/// ```
 pub fn payload(len: RangeInclusive<usize>) -> impl Strategy<Value = Bytes> {
     vec(any::<u8>(), len).prop_map(Bytes::from)
 }
 
 /// A payload that fits a frame of `codec` (at most 512 bytes).
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Codec;
+/// use framing_core::testkit::strategies::payload_for;
+///
+/// let codec = Codec::builder().max_frame_length(20).build().unwrap();
+/// proptest!(ProptestConfig::with_cases(16), |(p in payload_for(&codec))| {
+///     prop_assert!(p.len() <= 16, "4 of the 20 are the id");
+/// });
+/// ```
 pub fn payload_for(codec: &Codec) -> impl Strategy<Value = Bytes> {
     payload(0..=codec.max_payload_len().min(512))
 }
 
 /// An id that fits `codec`'s id field (0 without one), biased towards
 /// small values and the field's maximum.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Codec;
+/// use framing_core::testkit::strategies::rpc_id_for;
+///
+/// let codec = Codec::builder().id_field_len(1).build().unwrap();
+/// proptest!(ProptestConfig::with_cases(16), |(id in rpc_id_for(&codec))| {
+///     prop_assert!(id.0 <= 255);
+/// });
+/// ```
 pub fn rpc_id_for(codec: &Codec) -> BoxedStrategy<RpcId> {
     match codec.max_id() {
         None => Just(RpcId(0)).boxed(),
@@ -169,6 +314,21 @@ pub fn rpc_id_for(codec: &Codec) -> BoxedStrategy<RpcId> {
 }
 
 /// Frames (id and payload) that fit `codec`.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Codec;
+/// use framing_core::testkit::{encode_frame, strategies::frames_for};
+///
+/// let codec = Codec::default();
+/// proptest!(ProptestConfig::with_cases(8), |(frames in frames_for(&codec, 1..=3))| {
+///     for (id, payload) in frames {
+///         prop_assert_eq!(encode_frame(&codec, id.0, &payload).len(), 8 + payload.len());
+///     }
+/// });
+/// ```
 pub fn frames_for(
     codec: &Codec,
     count: RangeInclusive<usize>,
@@ -178,6 +338,17 @@ pub fn frames_for(
 
 /// Sizes to cut a stream with: mostly tiny pieces (down to single bytes),
 /// sometimes large ones.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::chunk_sizes;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(sizes in chunk_sizes())| {
+///     prop_assert!(!sizes.is_empty() && sizes.iter().all(|&n| (1..=4096).contains(&n)));
+/// });
+/// ```
 pub fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
     vec(
         prop_oneof![4 => 1usize..=8, 2 => 9usize..=64, 1 => 65usize..=4096],
@@ -186,6 +357,17 @@ pub fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
 }
 
 /// A [`Chunker`]: whole writes, fixed pieces or cycling sizes.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::chunker;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(mut c in chunker())| {
+///     prop_assert_eq!(c.split(b"every byte, in order").concat(), b"every byte, in order");
+/// });
+/// ```
 pub fn chunker() -> impl Strategy<Value = Chunker> {
     prop_oneof![
         1 => Just(Chunker::whole()),
@@ -196,6 +378,18 @@ pub fn chunker() -> impl Strategy<Value = Chunker> {
 
 /// Cut points for a stream of `len` bytes: sorted, distinct, inside the
 /// stream; cutting there gives pieces of any sizes, empty ones excluded.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::cuts;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(points in cuts(10))| {
+///     prop_assert!(points.windows(2).all(|w| w[0] < w[1]));
+///     prop_assert!(points.iter().all(|&c| 0 < c && c < 10));
+/// });
+/// ```
 pub fn cuts(len: usize) -> impl Strategy<Value = Vec<usize>> {
     vec(0..=len, 0..=len.min(64)).prop_map(move |mut v| {
         v.retain(|&c| c > 0 && c < len);
@@ -206,6 +400,14 @@ pub fn cuts(len: usize) -> impl Strategy<Value = Vec<usize>> {
 }
 
 /// Cuts `bytes` at the given sorted points.
+///
+/// # Examples
+///
+/// ```
+/// use framing_core::testkit::strategies::split_at_cuts;
+///
+/// assert_eq!(split_at_cuts(b"abcdef", &[1, 4]), [&b"a"[..], b"bcd", b"ef"]);
+/// ```
 pub fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut out = Vec::with_capacity(cuts.len() + 1);
     let mut start = 0;
@@ -223,6 +425,18 @@ pub fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
 }
 
 /// An optional timeout of 1 ms to `max_ms`.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use core::time::Duration;
+/// use framing_core::testkit::strategies::timeout;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(t in timeout(50))| {
+///     prop_assert!(t.is_none_or(|t| Duration::from_millis(1) <= t && t <= Duration::from_millis(50)));
+/// });
+/// ```
 pub fn timeout(max_ms: u64) -> impl Strategy<Value = Option<Duration>> {
     proptest::option::of((1..=max_ms).prop_map(Duration::from_millis))
 }
@@ -231,6 +445,19 @@ pub fn timeout(max_ms: u64) -> impl Strategy<Value = Option<Duration>> {
 /// (`low < warn <= max`, up to a few KiB), optional idle and call
 /// timeouts, strict mode on or off, small read chunks and any coalescing
 /// threshold.
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::Codec;
+/// use framing_core::testkit::strategies::config_for;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(c in config_for(Codec::default()))| {
+///     prop_assert!(c.low_buffer_bytes() < c.warn_buffer_bytes());
+///     prop_assert!(c.warn_buffer_bytes() <= c.max_buffer_bytes());
+/// });
+/// ```
 pub fn config_for(codec: Codec) -> impl Strategy<Value = Config> {
     (
         1usize..=2048,
@@ -265,6 +492,17 @@ pub fn config_for(codec: Codec) -> impl Strategy<Value = Config> {
 }
 
 /// Connection settings with any codec from [`codec`]; see [`config_for`].
+///
+/// # Examples
+///
+/// ```
+/// use proptest::prelude::*;
+/// use framing_core::testkit::strategies::config;
+///
+/// proptest!(ProptestConfig::with_cases(16), |(c in config())| {
+///     prop_assert!(c.max_buffer_bytes() <= 4096);
+/// });
+/// ```
 pub fn config() -> impl Strategy<Value = Config> {
     codec().prop_flat_map(config_for)
 }

@@ -676,7 +676,11 @@ impl Model {
 
     /// `handle_timeout(now)`: everything due fires, deadlines first (in
     /// deadline order, then id order), then the idle timeout, then the
-    /// shutdown deadline. Returns whether anything happened.
+    /// shutdown deadline. Everything due at the instant fires, even when
+    /// the deadlines that fired first have just finished a graceful
+    /// shutdown: the idle stretch did elapse at that instant too, so its
+    /// `IdleTimeout` comes with the last completions, and never later.
+    /// Returns whether anything happened.
     pub(crate) fn fire(&mut self) -> bool {
         if self.is_closed() {
             return false;

@@ -56,6 +56,15 @@ const CONNS: usize = 1_000;
 /// `Framed` costs ~9 KiB of RSS per idle connection).
 const IDLE_BOUND: isize = 8 * 1024;
 
+/// A runtime with two worker threads, as a small server would run.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -87,11 +96,7 @@ async fn settled() -> isize {
 #[test]
 fn an_idle_server_connection_holds_under_8_kib() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = Server::serve(listener, |req: Bytes| async move { req });
@@ -152,11 +157,7 @@ fn an_idle_client_connection_holds_under_8_kib() {
         }
         socks
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         let mut warm = Vec::new();
         for _ in 0..16 {

@@ -39,6 +39,7 @@ pub mod util;
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::panic::resume_unwind;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -78,6 +79,15 @@ pub trait TestRuntime: Runtime {
     /// # Errors
     /// The operating system's, if binding fails.
     fn bind_loopback() -> io::Result<Self::TcpListener>;
+
+    /// A TCP listener of the runtime bound to `addr` (with `SO_REUSEADDR`,
+    /// as std binds on Unix, so that a server can be restarted on the port
+    /// it had): another loopback address (`127.0.0.2`), or a given port.
+    /// Called inside [`block_on`](Self::block_on).
+    ///
+    /// # Errors
+    /// The operating system's, if binding fails.
+    fn bind(addr: SocketAddr) -> io::Result<Self::TcpListener>;
 
     /// A connected pair of Unix streams. Called inside
     /// [`block_on`](Self::block_on).

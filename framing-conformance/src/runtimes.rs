@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::try_join;
@@ -31,6 +32,12 @@ impl TestRuntime for Tokio {
 
     fn bind_loopback() -> io::Result<tokio::net::TcpListener> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(listener)
+    }
+
+    fn bind(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         tokio::net::TcpListener::from_std(listener)
     }
@@ -74,6 +81,10 @@ impl TestRuntime for Smol {
         smol::net::TcpListener::try_from(std::net::TcpListener::bind("127.0.0.1:0")?)
     }
 
+    fn bind(addr: SocketAddr) -> io::Result<smol::net::TcpListener> {
+        smol::net::TcpListener::try_from(std::net::TcpListener::bind(addr)?)
+    }
+
     #[cfg(unix)]
     fn unix_pair() -> io::Result<(smol::net::unix::UnixStream, smol::net::unix::UnixStream)> {
         smol::net::unix::UnixStream::pair()
@@ -106,6 +117,12 @@ impl TestRuntime for AsyncStd {
 
     fn bind_loopback() -> io::Result<async_std::net::TcpListener> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        Ok(async_std::net::TcpListener::from(listener))
+    }
+
+    fn bind(addr: SocketAddr) -> io::Result<async_std::net::TcpListener> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         Ok(async_std::net::TcpListener::from(listener))
     }

@@ -353,3 +353,191 @@ pub fn encode_frame(id: u32, payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(payload);
     frame
 }
+
+use std::sync::atomic::AtomicUsize;
+use std::time::Instant;
+
+/// A script a peer runs on one connection.
+pub type Script = Box<dyn FnOnce(&mut PeerConn) -> io::Result<()> + Send>;
+
+impl Peer {
+    /// Listens on `127.0.0.1:0` and runs each script on the next
+    /// connection, in turn, on a thread of its own: a peer that a
+    /// reconnecting client comes back to. With `recv_buffer`, the accepted
+    /// sockets' receive buffer is that small (`SO_RCVBUF`, which also turns
+    /// off the kernel's growing of it), so a script that stops reading
+    /// stops the client's writes after a known amount. Each connection is
+    /// closed when its script returns; the test's [`go`](Self::go)s and
+    /// [`request`](Self::request)s are shared by all of them.
+    ///
+    /// # Errors
+    /// When the listener cannot be made. A connection that does not come
+    /// within [`PEER_IO_TIMEOUT`] ends the scripts with `TimedOut`.
+    pub fn spawn_each(recv_buffer: Option<usize>, scripts: Vec<Script>) -> io::Result<Peer> {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        if let Some(n) = recv_buffer {
+            // Inherited by the accepted sockets.
+            socket.set_recv_buffer_size(n)?;
+        }
+        socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        socket.listen(16)?;
+        let listener: TcpListener = socket.into();
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (req_tx, requests) = mpsc::unbounded_channel();
+        let (go, go_rx) = std_mpsc::channel();
+        let (done_tx, done) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("peer {addr}"))
+            .spawn(move || {
+                let mut go_rx = go_rx;
+                let result = (|| {
+                    for (i, script) in scripts.into_iter().enumerate() {
+                        let stream = accept_within(&listener, PEER_IO_TIMEOUT)
+                            .map_err(|e| explain(e, &format!("accepting connection {i}")))?;
+                        stream.set_nonblocking(false)?;
+                        stream.set_read_timeout(Some(PEER_IO_TIMEOUT))?;
+                        stream.set_write_timeout(Some(PEER_IO_TIMEOUT))?;
+                        stream.set_nodelay(true)?;
+                        let mut conn = PeerConn {
+                            stream,
+                            requests: req_tx.clone(),
+                            go: go_rx,
+                        };
+                        let result = script(&mut conn);
+                        // Closes the connection.
+                        let PeerConn { go, .. } = conn;
+                        go_rx = go;
+                        result?;
+                    }
+                    Ok(())
+                })();
+                let _ = done_tx.send(result);
+            });
+        if let Err(e) = thread {
+            panic!("spawning a peer thread: {e}");
+        }
+        Ok(Peer {
+            addr,
+            requests,
+            go,
+            done: Some(done),
+            // Nothing to unblock on drop: the accepts time out.
+            accepted: Arc::new(AtomicBool::new(true)),
+        })
+    }
+}
+
+/// Accepts one connection on a non-blocking listener, polling every
+/// millisecond for at most `limit`.
+fn accept_within(listener: &TcpListener, limit: Duration) -> io::Result<TcpStream> {
+    let start = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if start.elapsed() >= limit {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no connection came",
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl PeerConn {
+    /// Reads only the header of the next frame (length and id, 8 bytes)
+    /// and tells the test about it as a request with an empty payload;
+    /// the frame's payload is left unread. Returns the frame's length
+    /// field.
+    ///
+    /// # Errors
+    /// As [`read_frame`](Self::read_frame).
+    pub fn read_frame_header(&mut self) -> io::Result<usize> {
+        let mut header = [0u8; 8];
+        self.stream
+            .read_exact(&mut header)
+            .map_err(|e| explain(e, "reading a frame's header"))?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let id = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let _ = self.requests.send(Frame {
+            id,
+            payload: Vec::new(),
+        });
+        Ok(len)
+    }
+}
+
+/// How long a [`StalledHost`] keeps running if it is never dropped.
+const STALLED_HOST_LIFETIME: Duration = Duration::from_secs(60);
+
+/// A host that accepts every connection and then stalls: it never reads
+/// or writes, and keeps the connections open until it is dropped. A
+/// client's requests to it sit in the kernel's buffers, unanswered.
+#[derive(Debug)]
+pub struct StalledHost {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StalledHost {
+    /// Listens on `addr` (a loopback address; port 0 for any), on a thread
+    /// of its own, which ends when the host is dropped.
+    ///
+    /// # Errors
+    /// When the listener cannot be bound.
+    pub fn spawn(addr: SocketAddr) -> io::Result<StalledHost> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (accepted.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("stalled host {addr}"))
+            .spawn(move || {
+                let start = Instant::now();
+                let mut held = Vec::new();
+                while !stopped.load(Ordering::SeqCst) && start.elapsed() < STALLED_HOST_LIFETIME {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            held.push(stream);
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                    }
+                }
+            });
+        if let Err(e) = thread {
+            panic!("spawning a stalled host's thread: {e}");
+        }
+        Ok(StalledHost {
+            addr,
+            accepted,
+            stop,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for StalledHost {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}

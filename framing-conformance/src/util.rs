@@ -142,3 +142,199 @@ pub fn config(core: framing_core::ConfigBuilder) -> Config {
         .build()
         .expect("a valid config")
 }
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// First reconnect delay step of the suite's reconnecting clients: short,
+/// so that a test never waits long for a reconnection.
+pub const TEST_BACKOFF_INITIAL: Duration = Duration::from_millis(10);
+
+/// Largest reconnect delay step of the suite's reconnecting clients.
+pub const TEST_BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// A framing server on `addr` (a given loopback address, or a given port
+/// to restart a server where it was) with this config and handler.
+///
+/// # Panics
+/// When binding fails, naming the address.
+pub fn serve_on<R, H, F>(addr: SocketAddr, config: Config, handler: H) -> (Server<R>, SocketAddr)
+where
+    R: TestRuntime,
+    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = Bytes> + Send + 'static,
+{
+    let listener = R::bind(addr).unwrap_or_else(|e| panic!("binding {addr}: {e}"));
+    let server = Server::<R>::serve_with(listener, config, handler);
+    let bound = server
+        .local_addr()
+        .expect("a server on a TCP listener knows its address");
+    (server, bound)
+}
+
+/// A framing server on `addr` answering each request with its payload.
+///
+/// # Panics
+/// When binding fails, naming the address.
+pub fn echo_server_on<R: TestRuntime>(addr: SocketAddr) -> (Server<R>, SocketAddr) {
+    serve_on::<R, _, _>(addr, Config::default(), |req: Bytes| async move { req })
+}
+
+/// A config for a reconnecting client with the suite's short backoff
+/// ([`TEST_BACKOFF_INITIAL`] doubling up to [`TEST_BACKOFF_MAX`]), failing
+/// calls at once while disconnected when `fail_fast`, with `call_timeout`
+/// as every call's default deadline.
+///
+/// # Panics
+/// When the settings are invalid.
+pub fn reconnecting(fail_fast: bool, call_timeout: Option<Duration>) -> Config {
+    reconnecting_with(
+        framing_core::Config::builder().call_timeout(call_timeout),
+        fail_fast,
+    )
+}
+
+/// As [`reconnecting`], with these core settings.
+///
+/// # Panics
+/// When the settings are invalid.
+pub fn reconnecting_with(core: framing_core::ConfigBuilder, fail_fast: bool) -> Config {
+    Config::builder()
+        .core(core.build().expect("a valid core config"))
+        .reconnect(Some(
+            framing_driver::Reconnect::new()
+                .initial(TEST_BACKOFF_INITIAL)
+                .max(TEST_BACKOFF_MAX)
+                .fail_fast(fail_fast),
+        ))
+        .build()
+        .expect("a valid config")
+}
+
+/// Every event of `events` up to and including the first for which
+/// `wanted` holds, within [`WAIT`].
+///
+/// # Panics
+/// On timeout, or when the stream ends first, naming `what` and the
+/// events seen.
+pub async fn events_until<R: Runtime>(
+    events: &mut Events,
+    what: &str,
+    mut wanted: impl FnMut(&EventKind) -> bool,
+) -> Vec<EventKind> {
+    let mut seen = Vec::new();
+    let found = within::<R, _>(WAIT, what, async {
+        while let Some(ev) = events.recv().await {
+            let done = wanted(&ev.kind);
+            seen.push(ev.kind);
+            if done {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        found,
+        "the event stream ended while waiting for {what}; seen: {seen:?}"
+    );
+    seen
+}
+
+/// One call of a [`Load`], as it completed.
+#[derive(Debug)]
+pub struct Completion<T> {
+    /// The order in which the call was made, from 0.
+    pub seq: usize,
+    /// What the test noted when the call was made.
+    pub tag: T,
+    /// How it completed.
+    pub result: Result<Bytes, framing_driver::CallError>,
+}
+
+/// A steady load of calls, kept `window` deep by [`run`](Self::run)
+/// until [`stop`](Self::stop), whose progress the test reads while it
+/// runs (from the same task: `join` the run with the test's own steps).
+///
+/// Every call must carry a deadline, so that the run always ends: after
+/// `stop`, it makes no new call and returns once every call made has
+/// completed, each exactly once (a call's future resolves once), with
+/// what it completed with.
+#[derive(Debug, Default)]
+pub struct Load {
+    made: AtomicUsize,
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Load {
+    /// Calls made so far.
+    pub fn made(&self) -> usize {
+        self.made.load(Ordering::SeqCst)
+    }
+
+    /// Calls completed with a response so far.
+    pub fn ok(&self) -> usize {
+        self.ok.load(Ordering::SeqCst)
+    }
+
+    /// Calls completed with an error so far.
+    pub fn failed(&self) -> usize {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// No more calls: [`run`](Self::run) returns once those in flight
+    /// have completed.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits, within [`WAIT`], until `cond` holds of the load.
+    ///
+    /// # Panics
+    /// On timeout, naming `what` and the load's progress.
+    pub async fn until<R: Runtime>(&self, what: &str, cond: impl Fn(&Load) -> bool) {
+        let limit = R::now() + WAIT;
+        while !cond(self) {
+            assert!(
+                R::now() < limit,
+                "timed out after {WAIT:?} waiting for {what}: {} calls made, {} answered, {} failed",
+                self.made(),
+                self.ok(),
+                self.failed()
+            );
+            sleep::<R>(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Makes calls, `window` at a time, until [`stop`](Self::stop):
+    /// `make(seq)` makes call number `seq` and returns what the test notes
+    /// about it and its future. Returns every completion, in completion
+    /// order.
+    pub async fn run<T, F, Fut>(&self, window: usize, mut make: F) -> Vec<Completion<T>>
+    where
+        F: FnMut(usize) -> (T, Fut),
+        Fut: Future<Output = Result<Bytes, framing_driver::CallError>>,
+    {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let mut in_flight = FuturesUnordered::new();
+        let mut done = Vec::new();
+        loop {
+            while !self.stop.load(Ordering::SeqCst) && in_flight.len() < window {
+                let seq = self.made.fetch_add(1, Ordering::SeqCst);
+                let (tag, call) = make(seq);
+                in_flight.push(async move { (seq, tag, call.await) });
+            }
+            let Some((seq, tag, result)) = in_flight.next().await else {
+                return done;
+            };
+            let counter = if result.is_ok() {
+                &self.ok
+            } else {
+                &self.failed
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            done.push(Completion { seq, tag, result });
+        }
+    }
+}

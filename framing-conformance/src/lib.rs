@@ -200,6 +200,16 @@ macro_rules! conformance_suite {
         $crate::__conformance_tests! { $rt;
             a_client_and_server_work_over_a_unix_socket_pair,
         }
+        // Reconnecting clients (SPEC §9).
+        $crate::__conformance_tests! { $rt;
+            a_server_restarted_on_the_same_port_mid_load_answers_every_later_call,
+            a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline,
+            with_fail_fast_calls_fail_at_once_while_the_server_is_down,
+            unwritten_calls_move_to_the_next_connection_and_written_ones_fail_with_disconnected,
+            a_client_connects_to_localhost_by_name,
+            closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once,
+            a_lazy_client_holds_its_first_calls_until_the_server_starts,
+        }
     };
 }
 

@@ -6,6 +6,7 @@ mod calls;
 mod failures;
 mod flow;
 mod lifecycle;
+mod reconnect;
 mod server;
 mod streams;
 
@@ -13,5 +14,6 @@ pub use calls::*;
 pub use failures::*;
 pub use flow::*;
 pub use lifecycle::*;
+pub use reconnect::*;
 pub use server::*;
 pub use streams::*;

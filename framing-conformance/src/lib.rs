@@ -200,7 +200,7 @@ macro_rules! conformance_suite {
         $crate::__conformance_tests! { $rt;
             a_client_and_server_work_over_a_unix_socket_pair,
         }
-        // Reconnecting clients (SPEC §9).
+        // Reconnecting clients and pools (SPEC §9).
         $crate::__conformance_tests! { $rt;
             a_server_restarted_on_the_same_port_mid_load_answers_every_later_call,
             a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline,
@@ -209,6 +209,9 @@ macro_rules! conformance_suite {
             a_client_connects_to_localhost_by_name,
             closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once,
             a_lazy_client_holds_its_first_calls_until_the_server_starts,
+            a_pool_spreads_calls_over_three_loopback_hosts,
+            a_pool_loses_no_call_when_a_host_dies_mid_load_and_takes_it_back_when_it_returns,
+            a_pool_sends_a_host_that_stalls_at_most_a_tenth_of_later_calls,
         }
     };
 }

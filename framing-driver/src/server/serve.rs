@@ -207,5 +207,8 @@ async fn accept_loop<R: Runtime, M: MakeHandler>(
             Either::Right(_) => break,
         }
     }
-    // The listener is dropped here: new connections are refused.
+    // Closed before `_active` (a later parameter, so dropped first) tells
+    // `shutdown` that the server is gone: the port is free, and new
+    // connections are refused, once it resolves.
+    drop(listener);
 }

@@ -338,3 +338,47 @@ impl Load {
         }
     }
 }
+
+/// Ports [`restartable_addr`] hands out, counted down from the bottom of
+/// the kernel's ephemeral range.
+const RESTARTABLE_PORTS: u16 = 10_000;
+
+/// An address on `ip` with a free port that the kernel never picks by
+/// itself: below its ephemeral range (`ip_local_port_range`), so neither
+/// a bind to port 0 (another test's server) nor an outgoing connection
+/// (a client dialing the port, which could then connect to itself) can
+/// take it. For a server that is stopped and started again on its port:
+/// while it is down, the port stays free for it, and a client dialing it
+/// finds nothing else there. Ports are handed out in turn from a random
+/// start, so tests running at once get different ones.
+///
+/// # Panics
+/// When no port of the range is free.
+pub fn restartable_addr(ip: std::net::IpAddr) -> SocketAddr {
+    use std::sync::atomic::AtomicU16;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let low = ephemeral_low.saturating_sub(RESTARTABLE_PORTS).max(1024);
+    let span = ephemeral_low.saturating_sub(low);
+    assert!(
+        span > 0,
+        "no port below the ephemeral range {ephemeral_low}"
+    );
+    let _ = NEXT.compare_exchange(
+        0,
+        fastrand::u16(1..=span),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let port = low + NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let addr = SocketAddr::new(ip, port);
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free port on {ip} in {low}..{ephemeral_low}");
+}

@@ -2,17 +2,17 @@
 //! starts late; which calls survive a lost connection; fail-fast; host
 //! names; closing while down.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use framing_driver::{Bytes, CallError, CallOptions, Client, EventKind, ReconnectCause};
+use framing_driver::{Bytes, CallError, CallOptions, Client, EventKind, ReconnectCause, Server};
 use futures_util::future::{join, join_all};
 
 use crate::peer::{Peer, PeerConn, Script};
 use crate::util::{
     connect_with, echo_server, echo_server_on, events_until, events_until_end, eventually,
-    reconnecting, reconnecting_with, within, Load, WAIT,
+    reconnecting, reconnecting_with, restartable_addr, within, Load, WAIT,
 };
 use crate::TestRuntime;
 
@@ -85,9 +85,15 @@ fn assert_lost_then_reconnected(seen: &[EventKind], addr: SocketAddr) {
     }
 }
 
+/// An echo server on 127.0.0.1 at a port no other test can take while it
+/// is down (see [`restartable_addr`]).
+fn restartable_echo_server<R: TestRuntime>() -> (Server<R>, SocketAddr) {
+    echo_server_on::<R>(restartable_addr(Ipv4Addr::LOCALHOST.into()))
+}
+
 /// Stops the server at once (requests in flight are dropped with their
 /// connections) and waits until its listener is closed.
-async fn kill<R: TestRuntime>(server: framing_driver::Server<R>) {
+async fn kill<R: TestRuntime>(server: Server<R>) {
     within::<R, _>(WAIT, "the server to stop", server.shutdown(Duration::ZERO)).await;
 }
 
@@ -103,7 +109,7 @@ async fn kill<R: TestRuntime>(server: framing_driver::Server<R>) {
 pub async fn a_server_restarted_on_the_same_port_mid_load_answers_every_later_call<
     R: TestRuntime,
 >() {
-    let (server, addr) = echo_server::<R>();
+    let (server, addr) = restartable_echo_server::<R>();
     let client = connect_with::<R>(addr, reconnecting(false, Some(LOAD_DEADLINE))).await;
     let mut events = client.events();
     let load = Load::default();
@@ -171,7 +177,7 @@ pub async fn a_server_restarted_on_the_same_port_mid_load_answers_every_later_ca
 /// `DeadlineExceeded`, not before; the client lives on and answers again
 /// once the server is back.
 pub async fn a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline<R: TestRuntime>() {
-    let (server, addr) = echo_server::<R>();
+    let (server, addr) = restartable_echo_server::<R>();
     let client = connect_with::<R>(addr, reconnecting(false, None)).await;
     let mut events = client.events();
     let up = within::<R, _>(WAIT, "an answer", client.call("up")).await;
@@ -202,7 +208,7 @@ pub async fn a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline<R
 /// at once with `Disconnected` (they carry no deadline: only fail-fast
 /// ends them), and answers again once the server is back.
 pub async fn with_fail_fast_calls_fail_at_once_while_the_server_is_down<R: TestRuntime>() {
-    let (server, addr) = echo_server::<R>();
+    let (server, addr) = restartable_echo_server::<R>();
     let client = connect_with::<R>(addr, reconnecting(true, None)).await;
     let mut events = client.events();
     let up = within::<R, _>(WAIT, "an answer", client.call("up")).await;
@@ -362,7 +368,7 @@ pub async fn a_client_connects_to_localhost_by_name<R: TestRuntime>() {
 pub async fn closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once<
     R: TestRuntime,
 >() {
-    let (server, addr) = echo_server::<R>();
+    let (server, addr) = restartable_echo_server::<R>();
     let client = connect_with::<R>(addr, reconnecting(false, Some(WAIT))).await;
     let mut events = client.events();
     let up = within::<R, _>(WAIT, "an answer", client.call("up")).await;
@@ -396,10 +402,8 @@ pub async fn closing_a_reconnecting_client_while_the_server_is_down_ends_every_c
 /// first calls wait (the attempts fail meanwhile) and are answered once a
 /// server starts there.
 pub async fn a_lazy_client_holds_its_first_calls_until_the_server_starts<R: TestRuntime>() {
-    // A free port: bound, then released.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    // A free port that nothing else takes meanwhile.
+    let addr = restartable_addr(Ipv4Addr::LOCALHOST.into());
     let client =
         Client::<R>::connect_lazy(addr, reconnecting(false, Some(WAIT))).expect("a valid target");
     let mut events = client.events();
@@ -409,7 +413,7 @@ pub async fn a_lazy_client_holds_its_first_calls_until_the_server_starts<R: Test
         failed.iter().all(is_reconnecting),
         "nothing but attempts before the server is up: {failed:?}"
     );
-    assert_eq!(client.pending_calls(), 5, "the calls wait");
+    eventually::<R>("the 5 calls to wait", || client.pending_calls() == 5).await;
 
     let (_server, _) = echo_server_on::<R>(addr);
     let results = within::<R, _>(WAIT, "the early calls", join_all(calls)).await;

@@ -202,6 +202,7 @@ macro_rules! conformance_suite {
         }
         // Reconnecting clients and pools (SPEC §9).
         $crate::__conformance_tests! { $rt;
+            a_server_frees_its_port_once_its_shutdown_resolves,
             a_server_restarted_on_the_same_port_mid_load_answers_every_later_call,
             a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline,
             with_fail_fast_calls_fail_at_once_while_the_server_is_down,

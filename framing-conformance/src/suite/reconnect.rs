@@ -97,6 +97,30 @@ async fn kill<R: TestRuntime>(server: Server<R>) {
     within::<R, _>(WAIT, "the server to stop", server.shutdown(Duration::ZERO)).await;
 }
 
+/// Times the port-freeing test stops and restarts a server.
+const RESTARTS: usize = 100;
+
+/// Once `server.shutdown(..)` has resolved, the server's port is free: a
+/// new server binds it at once, every time (restarting a server on its
+/// port, as the tests here do, relies on it).
+pub async fn a_server_frees_its_port_once_its_shutdown_resolves<R: TestRuntime>() {
+    let (mut server, addr) = restartable_echo_server::<R>();
+    for i in 0..RESTARTS {
+        kill(server).await;
+        let listener = R::bind(addr)
+            .unwrap_or_else(|e| panic!("restart {i}: binding {addr} right after shutdown: {e}"));
+        server = Server::<R>::serve_with(
+            listener,
+            framing_driver::Config::default(),
+            |req: Bytes| async move { req },
+        );
+    }
+    let client = connect_with::<R>(addr, framing_driver::Config::default()).await;
+    let answer = within::<R, _>(WAIT, "an answer", client.call("last")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"last")));
+    client.close();
+}
+
 /// A server shut down in the middle of a load and started again on the
 /// same port once an attempt to reach it has failed: the client reports
 /// the loss, its attempts and the new connection (`Disconnected`,

@@ -124,12 +124,11 @@ pub async fn a_server_frees_its_port_once_its_shutdown_resolves<R: TestRuntime>(
 /// A server shut down in the middle of a load and started again on the
 /// same port once an attempt to reach it has failed: the client reports
 /// the loss, its attempts and the new connection (`Disconnected`,
-/// `Reconnecting`.., `Connected`); every call
-/// made completes exactly once (the load counts them: as many completions
-/// as calls, each call number once, within a bound); the only failures are
-/// `Disconnected`, at most one per call that was in flight at the kill;
-/// every call made after the client is connected again is answered, with
-/// its own answer.
+/// `Reconnecting`.., `Connected`); every call made completes exactly once
+/// (the load counts them: as many completions as calls, each call number
+/// once, within a bound); the only failures are `Disconnected`, at most
+/// one per call that was in flight at the kill; every call made after the
+/// client is connected again is answered, with its own answer.
 pub async fn a_server_restarted_on_the_same_port_mid_load_answers_every_later_call<
     R: TestRuntime,
 >() {

@@ -99,6 +99,20 @@ impl Model {
         }
         std::mem::take(&mut self.sent_now)
     }
+
+    /// With an id field, the frames of calls that ended before any byte of
+    /// them was written are never sent (held frames are dropped when their
+    /// call ends, and at a loss).
+    fn drop_ended(&mut self, has_ids: bool) {
+        if has_ids {
+            let calls = &self.calls;
+            self.queue.retain(|(call, _)| !calls[call].over);
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.queue.iter().map(|(_, len)| len).sum::<usize>() - self.front_written
+    }
 }
 
 /// One connection's server: an echo that reverses the payload.
@@ -121,6 +135,7 @@ fn answer(request: &[u8]) -> Bytes {
 }
 
 fn run(codec: Codec, mode: WhileDisconnected, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let has_ids = codec.has_ids();
     let config = Config::builder()
         .codec(codec)
         .idle_timeout(None)
@@ -262,11 +277,23 @@ fn run(codec: Codec, mode: WhileDisconnected, ops: Vec<Op>) -> Result<(), TestCa
                 }
                 let disconnected = matches!(client.state(), State::Disconnected { .. });
                 prop_assert!(disconnected, "{:?} after a loss", client.state());
+                model.drop_ended(has_ids);
+                prop_assert_eq!(
+                    client.queued_bytes(),
+                    model.queued(),
+                    "bytes held at the loss"
+                );
             }
             Op::Reconnect => {
                 if peer.is_none() {
                     client.handle_connected(now);
                     peer = Some(Peer::new(&config));
+                    model.drop_ended(has_ids);
+                    prop_assert_eq!(
+                        client.queued_bytes(),
+                        model.queued(),
+                        "bytes queued on the new connection"
+                    );
                 }
             }
             Op::Advance(ms) => {

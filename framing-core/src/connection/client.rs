@@ -1,6 +1,7 @@
 //! The client's side: starting calls, matching responses, cancelling and
 //! failing calls.
 
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::{Connection, Role, State};
@@ -51,8 +52,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                     .map(|d| now.add_duration(d));
                 self.pending.insert(key, ctx, deadline);
                 self.stats.calls += 1;
-                self.unsent.queued(self.queued_total, key);
-                self.enqueue(&header[..hl], payload);
+                self.enqueue_call(key, &header[..hl], payload);
                 Ok(RpcId(key))
             }
             Err(error) => {
@@ -87,7 +87,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                 }
             }
         }
-        self.config.check_room(self.queue.queued())?;
+        self.config.check_room(self.queued_bytes())?;
         let key = match opts.id {
             Some(id) => {
                 let Some(max) = self.config.codec.max_id() else {
@@ -166,14 +166,17 @@ impl<T: Timestamp, C> Connection<T, C> {
         let ctx = self.pending.remove(id.0)?;
         self.recent.insert(id.0);
         self.stats.cancelled += 1;
+        self.forget_unsent(&[id.0]);
         Some(ctx)
     }
 
     /// Completes every pending call with `FailedByUser`. The connection
     /// stays usable; responses to the failed calls are reported as late.
     pub fn fail_pending(&mut self) {
+        let mut failed = Vec::new();
         let (events, recent, stats) = (&mut self.events, &mut self.recent, &mut self.stats);
         self.pending.drain(|key, ctx| {
+            failed.push(key);
             recent.insert(key);
             stats.failed += 1;
             events.push_back(Event::Completed {
@@ -182,5 +185,7 @@ impl<T: Timestamp, C> Connection<T, C> {
                 result: Err(CallError::FailedByUser),
             });
         });
+        failed.sort_unstable();
+        self.forget_unsent(&failed);
     }
 }

@@ -155,9 +155,10 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.stats
     }
 
-    /// Unwritten bytes.
+    /// Unwritten bytes (in reconnect mode, with those held for the next
+    /// connection).
     pub fn queued_bytes(&self) -> usize {
-        self.queue.queued()
+        self.queue.queued() + self.unsent.held_bytes()
     }
 
     /// Received bytes not yet forming a whole frame.

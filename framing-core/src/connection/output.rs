@@ -58,11 +58,10 @@ impl<T: Timestamp, C> Connection<T, C> {
 
     /// Bytes left the queue: `Resume` once it falls to the low watermark.
     pub(super) fn after_dequeue(&mut self) {
-        if self.paused && self.queue.queued() <= self.config.low_buffer_bytes {
+        let queued = self.queued_bytes();
+        if self.paused && queued <= self.config.low_buffer_bytes {
             self.paused = false;
-            self.events.push_back(Event::Resume {
-                queued: self.queue.queued(),
-            });
+            self.events.push_back(Event::Resume { queued });
         }
     }
 
@@ -72,11 +71,16 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.queued_total += (header.len() + payload.len()) as u64;
         self.queue.push(header, payload);
         self.stats.frames_out += 1;
-        if !self.paused && self.queue.queued() > self.config.warn_buffer_bytes {
+        self.after_enqueue();
+    }
+
+    /// Bytes joined the queue: `Pause` once it rises above the warning
+    /// watermark.
+    pub(super) fn after_enqueue(&mut self) {
+        let queued = self.queued_bytes();
+        if !self.paused && queued > self.config.warn_buffer_bytes {
             self.paused = true;
-            self.events.push_back(Event::Pause {
-                queued: self.queue.queued(),
-            });
+            self.events.push_back(Event::Pause { queued });
         }
     }
 }

@@ -5,13 +5,17 @@
 //! whose request may have reached the peer (any byte of its frame was
 //! handed to the socket) completes with `Disconnected`, exactly once, and
 //! is never sent again: requests are not assumed idempotent. Calls whose
-//! frames were not written at all stay pending with their deadlines, their
-//! frames still queued, and go out first on the next connection. Calls
-//! made in between wait in the queue (counted against `max_buffer_bytes`),
-//! or are refused at once in fail-fast mode.
+//! frames were not written at all stay pending with their deadlines; their
+//! frames are held, whole, and go out first on the next connection. Calls
+//! made in between are held too (counted against `max_buffer_bytes`), or
+//! refused at once in fail-fast mode. A held call that times out or is
+//! cancelled before the next connection is not sent at all (with an id
+//! field; without one every frame must go out, in order, for the answers to
+//! match, so its answer is dropped as late).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Role, State};
 use crate::{CallError, DisconnectReason, Event, RpcId, Timestamp};
@@ -28,13 +32,19 @@ pub enum WhileDisconnected {
     FailFast,
 }
 
-/// Calls whose frames have not been written in full yet, in queue order:
-/// `(offset of the frame's first byte in everything ever queued, key)`.
-/// Only kept in reconnect mode.
+/// Reconnect mode's bookkeeping of requests not written yet.
 #[derive(Debug, Default)]
 pub(super) struct Unsent {
     mode: Option<WhileDisconnected>,
+    /// Connected: the calls whose frames are in the write queue and not
+    /// written in full, in queue order: `(offset of the frame's first
+    /// byte in everything ever queued, key)`.
     frames: VecDeque<(u64, u64)>,
+    /// Disconnected: whole frames waiting for the next connection, in
+    /// order, with their calls' keys.
+    held: VecDeque<(u64, Bytes)>,
+    /// Bytes in `held`: unwritten bytes, as the queue's are.
+    held_bytes: usize,
 }
 
 impl Unsent {
@@ -43,9 +53,39 @@ impl Unsent {
         self.mode == Some(WhileDisconnected::FailFast)
     }
 
-    /// Forgets every frame (the queue was dropped).
+    /// Forgets every frame (the connection is closed).
     pub(super) fn clear(&mut self) {
         self.frames.clear();
+        self.held = VecDeque::new();
+        self.held_bytes = 0;
+    }
+
+    /// Bytes held for the next connection.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    fn hold(&mut self, key: u64, frame: Bytes) {
+        self.held_bytes += frame.len();
+        self.held.push_back((key, frame));
+    }
+
+    /// The calls under `dead` (sorted) ended before their frames were
+    /// sent: their held frames are dropped. Returns whether any was.
+    pub(super) fn drop_held(&mut self, dead: &[u64]) -> bool {
+        if self.held.is_empty() || dead.is_empty() {
+            return false;
+        }
+        let mut freed = 0;
+        self.held.retain(|(key, frame)| {
+            let keep = dead.binary_search(key).is_err();
+            if !keep {
+                freed += frame.len();
+            }
+            keep
+        });
+        self.held_bytes -= freed;
+        freed > 0
     }
 
     /// A call's frame was queued from `start` on.
@@ -123,6 +163,37 @@ impl<T: Timestamp, C> Connection<T, C> {
         if let State::Disconnected { .. } = self.state {
             self.state = State::Open;
             self.touch(now);
+            let held = core::mem::take(&mut self.unsent.held);
+            self.unsent.held_bytes = 0;
+            for (key, frame) in held {
+                self.unsent.queued(self.queued_total, key);
+                self.queued_total += frame.len() as u64;
+                self.queue.push(&[], frame);
+            }
+        }
+    }
+
+    /// Queues a call's frame: in the write queue while connected, held for
+    /// the next connection while not.
+    pub(super) fn enqueue_call(&mut self, key: u64, header: &[u8], payload: Bytes) {
+        if let State::Disconnected { .. } = self.state {
+            let mut frame = BytesMut::with_capacity(header.len() + payload.len());
+            frame.extend_from_slice(header);
+            frame.extend_from_slice(&payload);
+            self.unsent.hold(key, frame.freeze());
+            self.stats.frames_out += 1;
+            self.after_enqueue();
+        } else {
+            self.unsent.queued(self.queued_total, key);
+            self.enqueue(header, payload);
+        }
+    }
+
+    /// Calls ended before their frames were written (`keys` sorted): with
+    /// an id field their held frames are never sent.
+    pub(super) fn forget_unsent(&mut self, keys: &[u64]) {
+        if self.has_ids && self.unsent.drop_held(keys) {
+            self.after_dequeue();
         }
     }
 
@@ -156,14 +227,30 @@ impl<T: Timestamp, C> Connection<T, C> {
                 result: Err(error.clone()),
             });
         });
-        // Drop what is left of frames that were partly written: the queue
-        // starts again at the first frame not written at all.
+        // Drop what is left of frames that were partly written, then hold
+        // the frames not written at all, whole, for the next connection:
+        // those of calls still pending (a call that ended before its frame
+        // went out is not sent; without ids every frame must go, in order).
         let keep_from = self
             .unsent
             .frames
             .front()
             .map_or(self.queued_total, |&(start, _)| start);
         self.queue.advance((keep_from - front) as usize);
+        let mut rest = BytesMut::with_capacity(self.queue.queued());
+        for chunk in self.queue.chunks() {
+            rest.extend_from_slice(chunk);
+        }
+        self.queue.clear();
+        let mut rest = rest.freeze();
+        let frames: Vec<(u64, u64)> = self.unsent.frames.drain(..).collect();
+        for (i, &(start, key)) in frames.iter().enumerate() {
+            let end = frames.get(i + 1).map_or(self.queued_total, |&(s, _)| s);
+            let frame = rest.split_to((end - start) as usize);
+            if !self.has_ids || self.pending.contains(key) {
+                self.unsent.hold(key, frame);
+            }
+        }
         self.after_dequeue();
         self.decoder.clear();
         if reason != DisconnectReason::NotConnected {

@@ -1,5 +1,7 @@
 //! Time: call deadlines, the idle timeout and the shutdown deadline.
 
+use alloc::vec::Vec;
+
 use super::{Connection, State};
 use crate::{CallError, Event, RpcId, Timestamp};
 
@@ -10,14 +12,20 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.is_closed() {
             return;
         }
+        let mut expired = Vec::new();
         while let Some((key, ctx)) = self.pending.pop_due(now) {
             self.stats.timeouts += 1;
             self.recent.insert(key);
+            expired.push(key);
             self.events.push_back(Event::Completed {
                 id: RpcId(key),
                 ctx,
                 result: Err(CallError::DeadlineExceeded),
             });
+        }
+        if !expired.is_empty() {
+            expired.sort_unstable();
+            self.forget_unsent(&expired);
         }
         if self.idle_deadline().is_some_and(|at| now >= at) {
             self.idle_fired = true;

@@ -229,6 +229,31 @@ fn disconnected_is_raised_once_however_many_errors_follow() {
     assert_eq!(events(&mut c).len(), 1);
 }
 
+#[test]
+fn calls_ended_together_complete_in_id_order() {
+    // The pending table's own order follows a randomly seeded hasher; the
+    // same inputs must still give the same events in the same order.
+    let completed = |evs: Vec<Event<u64>>| -> Vec<u64> {
+        evs.iter()
+            .filter_map(|e| match e {
+                Event::Completed { id, ctx, .. } if id.0 == *ctx => Some(id.0),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut c: Connection<Duration, u64> = Connection::client(Config::default(), T0);
+    for i in 0..64 {
+        c.call(T0, Bytes::new(), i).unwrap();
+    }
+    c.fail_pending();
+    assert_eq!(completed(events(&mut c)), (0..64).collect::<Vec<_>>());
+    for i in 64..128 {
+        c.call(T0, Bytes::new(), i).unwrap();
+    }
+    c.handle_eof(T0);
+    assert_eq!(completed(events(&mut c)), (64..128).collect::<Vec<_>>());
+}
+
 // ------------------------------------------------------------ UnknownResponse
 
 fn unknown<C>(evs: &[Event<C>]) -> Vec<(RpcId, bool)> {

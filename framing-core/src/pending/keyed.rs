@@ -3,6 +3,7 @@
 //! With ids of at most 32 bits the key is a `u32`, so a slot is the key, a
 //! timer stamp and the caller's context, and a deadline entry 16 bytes.
 
+use alloc::vec::Vec;
 use core::hash::BuildHasher;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
@@ -202,21 +203,31 @@ impl<K: Key, C, T: Timestamp> KeyedTable<K, C, T> {
         self.deadlines.peek(&table).map(|(at, _)| at)
     }
 
-    /// Removes every call whose key `keep` refuses.
-    pub(super) fn drain_unless(&mut self, keep: impl Fn(u64) -> bool, mut f: impl FnMut(u64, C)) {
-        for slot in self.map.extract_if(|s| !keep(s.key.get())) {
+    /// Removes every call whose key `keep` refuses, in key order.
+    pub(super) fn drain_unless(&mut self, keep: impl Fn(u64) -> bool, f: impl FnMut(u64, C)) {
+        let gone: Vec<_> = self.map.extract_if(|s| !keep(s.key.get())).collect();
+        for slot in &gone {
             if slot.stamp != NO_TIMER {
                 self.deadlines.forget_one();
             }
-            f(slot.key.get(), slot.ctx);
         }
+        in_key_order(gone, f);
     }
 
-    /// Removes every call.
-    pub(super) fn drain(&mut self, mut f: impl FnMut(u64, C)) {
-        for slot in self.map.drain() {
-            f(slot.key.get(), slot.ctx);
-        }
+    /// Removes every call, in key order.
+    pub(super) fn drain(&mut self, f: impl FnMut(u64, C)) {
+        let gone: Vec<_> = self.map.drain().collect();
         self.deadlines.clear();
+        in_key_order(gone, f);
+    }
+}
+
+/// Hands `slots` to `f` sorted by key: the table's own order follows its
+/// randomly seeded hasher, and the same inputs must give the same events
+/// in the same order (a simulation replays a seed by it).
+fn in_key_order<K: Key, C>(mut slots: Vec<Slot<K, C>>, mut f: impl FnMut(u64, C)) {
+    slots.sort_unstable_by_key(|s| s.key);
+    for slot in slots {
+        f(slot.key.get(), slot.ctx);
     }
 }

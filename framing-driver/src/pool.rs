@@ -134,7 +134,7 @@ impl<R: Runtime, K: Key> Pool<R, K> {
         let members: Members<R, K> = Box::pin(members);
         Pool {
             shared: Arc::new(Shared {
-                balance: Mutex::new(Balance::new(members)),
+                balance: Mutex::new(Balance::from_rng(members, PickRng(fastrand::Rng::new()))),
                 wake: Arc::new(WakeAll::default()),
             }),
             config,
@@ -249,6 +249,17 @@ impl Wake for WakeAll {
         for w in waiters {
             w.wake();
         }
+    }
+}
+
+/// p2c's random picks, forked from fastrand's thread-local generator as the
+/// reconnect backoff's jitter is (`Balance::new` seeds from the process's
+/// random hasher keys): a simulation that seeds fastrand replays them.
+struct PickRng(fastrand::Rng);
+
+impl tower::util::rng::Rng for PickRng {
+    fn next_u64(&mut self) -> u64 {
+        self.0.u64(..)
     }
 }
 

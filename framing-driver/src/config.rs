@@ -144,6 +144,7 @@ pub struct Config {
     connect_timeout: Duration,
     nodelay: bool,
     keepalive: Option<Duration>,
+    user_timeout: Option<Duration>,
     max_in_flight: usize,
     event_capacity: usize,
     reconnect: Option<Reconnect>,
@@ -179,6 +180,7 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             nodelay: true,
             keepalive: Some(DEFAULT_KEEPALIVE),
+            user_timeout: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             reconnect: None,
@@ -211,6 +213,12 @@ impl Config {
     /// (default 1 s).
     pub fn keepalive(&self) -> Option<Duration> {
         self.keepalive
+    }
+    /// TCP_USER_TIMEOUT (Linux): how long written bytes may stay
+    /// unacknowledged before the kernel ends the connection, `None` for the
+    /// kernel's default (about 15 minutes of retransmissions; default).
+    pub fn user_timeout(&self) -> Option<Duration> {
+        self.user_timeout
     }
     /// Server: requests handled at once per connection (default 65,536).
     pub fn max_in_flight(&self) -> usize {
@@ -286,6 +294,16 @@ impl ConfigBuilder {
         self.config.keepalive = after;
         self
     }
+    /// TCP_USER_TIMEOUT, on Linux (default `None`, the kernel's): a peer
+    /// that vanished without closing (power lost, cable cut) ends the
+    /// connection once written bytes stay unacknowledged this long, so a
+    /// reconnecting client moves on instead of failing calls at their
+    /// deadlines for the ~15 minutes the kernel would retransmit. Keepalive
+    /// covers a connection with nothing in flight.
+    pub fn user_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.user_timeout = t;
+        self
+    }
     /// Server: requests handled at once per connection (default 65,536).
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.config.max_in_flight = n;
@@ -346,6 +364,9 @@ impl ConfigBuilder {
         }
         if c.keepalive == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroDuration("keepalive"));
+        }
+        if c.user_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroDuration("user timeout"));
         }
         if c.max_in_flight == 0 {
             return Err(ConfigError::Zero("max_in_flight"));

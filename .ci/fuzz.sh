@@ -15,7 +15,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(decode state_machine)
+targets=(decode state_machine custom_header)
 summary=()
 for target in "${targets[@]}"; do
     # New inputs go to a scratch folder (first corpus argument), so the

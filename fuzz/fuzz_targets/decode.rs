@@ -1,5 +1,6 @@
-//! Raw peer bytes into the decoder under an arbitrary codec, split into
-//! arbitrary reads, into a client and a server core.
+//! A byte stream (raw, or built from valid frames and a bad header) under
+//! an arbitrary codec, split into arbitrary reads, into a client and a
+//! server core, each checked against exactly what the stream must give.
 //! See `framing_core::testkit::fuzz::decode_any`.
 
 #![no_main]

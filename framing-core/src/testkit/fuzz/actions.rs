@@ -1,16 +1,22 @@
-//! The operations `run_ops` applies: calls, cancels, responses, deliveries
-//! and time jumps, each checking the core's answer against the model.
+//! The commands `run_ops` gives: calls, cancels, responses, misuse and
+//! `fail_pending`, each applied to a core and its model, the core's answer
+//! checked against what the model allows.
 
+use alloc::vec::Vec;
 use core::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
-use crate::{CallError, CallOptions, RespondError, RpcId, State};
+use crate::{CallError, CallOptions, Event, RpcId};
 
-use super::model::{Expected, Side, World};
+use super::client::Ask;
 use super::reader::Reader;
+use super::report::{call_error_name, respond_error_name, Seen};
+use super::world::World;
 
 impl World {
+    /// A payload: `len` bytes of `tag`, `len` from one byte (bit 7: in
+    /// 64-byte steps).
     fn payload(r: &mut Reader<'_>, tag: u64) -> Bytes {
         let b = r.u8();
         let len = if b & 0x80 != 0 {
@@ -21,28 +27,28 @@ impl World {
         Bytes::from(alloc::vec![tag as u8; len])
     }
 
+    /// A call: payload, id pick (with `caller_id`: often a pending id, to
+    /// provoke `DuplicateRpcId`; `0xff`: an id too large for most fields),
+    /// timeout (`& 3`: 0 the default, 1 none, else `(t >> 2) * 4` ms).
     pub(super) fn call(&mut self, r: &mut Reader<'_>, caller_id: bool) {
         let ctx = self.next_ctx;
         self.next_ctx += 1;
         let payload = Self::payload(r, ctx);
-        let len = payload.len();
-        debug_assert!(payload.iter().all(|&b| b == ctx as u8));
+        let pick = r.u8();
         let mut opts = CallOptions::new();
-        let id_pick = r.u8();
-        let wanted = if caller_id {
-            // Often an id already pending, to provoke DuplicateRpcId.
-            let id = match self.calls.keys().nth(usize::from(id_pick)) {
-                Some(&id) if id_pick & 1 == 0 => id,
-                _ => u64::from(id_pick >> 1),
+        let wanted = caller_id.then(|| {
+            let ids: Vec<u64> = self.client.m.table.ids().collect();
+            let id = match pick {
+                0xff => u64::MAX,
+                p if p & 1 == 0 && !ids.is_empty() => ids[usize::from(p >> 1) % ids.len()],
+                p => u64::from(p >> 1),
             };
             opts = opts.id(RpcId(id));
-            Some(id)
-        } else {
-            None
-        };
+            id
+        });
         let t = r.u8();
         let timeout = match t & 3 {
-            0 => self.client.conn.config().call_timeout(),
+            0 => self.client.m.lim.call_timeout,
             1 => {
                 opts = opts.no_timeout();
                 None
@@ -53,174 +59,139 @@ impl World {
                 Some(d)
             }
         };
-        let conn = &mut self.client.conn;
-        let state = conn.state();
-        let queued = conn.queued_bytes();
-        let max_buffer = conn.config().max_buffer_bytes();
-        match conn.call_with(self.now, payload, opts, ctx) {
+        let ask = Ask {
+            id: wanted,
+            timeout,
+            len: payload.len(),
+        };
+        let allowed = self.client.m.refusals(&ask);
+        match self
+            .client
+            .conn
+            .call_with(self.now, payload.clone(), opts, ctx)
+        {
             Ok(id) => {
-                assert_eq!(state, State::Open, "call accepted while {state:?}");
-                assert!(queued <= max_buffer, "call accepted over max_buffer_bytes");
-                if let Some(want) = wanted {
-                    assert_eq!(id.0, want, "caller id not used");
-                }
-                if let Some(max) = conn.config().codec().max_id() {
-                    assert!(id.0 <= max, "id {id:?} does not fit the field");
-                }
-                let deadline = timeout.map(|d| self.now.saturating_add(d));
-                let tag = ctx as u8;
-                let prev = self.calls.insert(
-                    id.0,
-                    Expected {
-                        ctx,
-                        deadline,
-                        len,
-                        tag,
-                    },
+                assert!(
+                    allowed.is_empty(),
+                    "call accepted, but it must be refused with one of {allowed:?}"
                 );
-                assert!(prev.is_none(), "id {id:?} given to two pending calls");
-                self.accepted += 1;
-                self.largest_frame = self.largest_frame.max(self.header_len + len);
+                match wanted {
+                    Some(want) => assert_eq!(id.0, want, "the caller's id was not used"),
+                    None => self.client.m.check_auto_id(id.0),
+                }
+                self.client.m.accept(self.now, id.0, ctx, &payload, &ask);
+                let frame = self.client.m.wire.header_len() + payload.len();
+                self.largest_frame = self.largest_frame.max(frame);
             }
             Err(rej) => {
-                assert_eq!(rej.ctx, ctx, "rejection lost the context");
-                assert_eq!(rej.payload.len(), len, "rejection lost the payload");
-                match rej.error {
-                    CallError::ShuttingDown => {
-                        assert!(matches!(state, State::ShuttingDown { .. }))
-                    }
-                    CallError::Closed | CallError::Disconnected(_) | CallError::Protocol(_) => {
-                        assert_eq!(state, State::Closed(rej.error.clone()))
-                    }
-                    CallError::BufferFull { queued: q, max } => {
-                        assert!(q > max && max == max_buffer && q == queued);
-                    }
-                    CallError::DuplicateRpcId(id) => {
-                        assert!(self.calls.contains_key(&id.0), "{id:?} was not pending");
-                    }
-                    CallError::IdsNotSupported => assert!(!conn.config().codec().has_ids()),
-                    CallError::IdOutOfRange { id, max } => assert!(id.0 > max),
-                    CallError::NoFreeId => {
-                        let max = conn.config().codec().max_id().unwrap_or(u64::MAX);
-                        assert!(self.calls.len() as u128 > u128::from(max));
-                    }
-                    CallError::FrameTooLarge { .. } => {
-                        assert!(len > conn.config().codec().max_payload_len());
-                    }
-                    other => panic!("a call refused with {other:?}"),
-                }
+                assert_eq!(rej.ctx, ctx, "the refusal lost the context");
+                assert_eq!(rej.payload, payload, "the refusal lost the payload");
+                assert!(
+                    allowed.contains(&rej.error),
+                    "call refused with {:?}, but the model allows {allowed:?} (none: accept)",
+                    rej.error
+                );
+                self.client.m.refused(&rej.error);
+                self.report.add(Seen::Refused(call_error_name(&rej.error)));
             }
         }
     }
 
+    /// Cancels a pending call (even pick) or any id.
     pub(super) fn cancel(&mut self, r: &mut Reader<'_>) {
         let pick = r.u8();
-        let id = match self.calls.keys().nth(usize::from(pick >> 1)) {
+        let ids: Vec<u64> = self.client.m.table.ids().collect();
+        let id = match ids.get(usize::from(pick >> 1)) {
             Some(&id) if pick & 1 == 0 => id,
             _ => u64::from(pick),
         };
-        match self.client.conn.cancel(RpcId(id)) {
-            Some(ctx) => {
-                self.ambiguous = true;
-                let e = self.calls.remove(&id).expect("cancelled a call never made");
-                assert_eq!(e.ctx, ctx, "cancel returned another call's context");
-            }
-            None => assert!(!self.calls.contains_key(&id), "pending call not cancelled"),
+        let want = self.client.m.cancel(id);
+        let got = self.client.conn.cancel(RpcId(id));
+        assert_eq!(got, want, "cancel({id}) handed back another context");
+        if got.is_some() {
+            self.report.add(Seen::Cancelled);
         }
     }
 
+    /// The server answers (`pick & 3`): the oldest request, any request
+    /// (removed), any request (kept, to be answered again), or an id from
+    /// `pick >> 2` (a request's, or no request's).
     pub(super) fn respond(&mut self, r: &mut Reader<'_>) {
         let pick = r.u8();
         let other = Self::payload(r, u64::from(pick));
-        let (id, payload, known) = match pick & 3 {
-            // The oldest request not yet answered (right id, in order).
-            0 if !self.requests.is_empty() => {
-                let (id, p) = self.requests.remove(0);
-                (id, p, true)
-            }
-            // Any request (out of order), kept or not to be answered again.
-            1 | 2 if !self.requests.is_empty() => {
-                let i = usize::from(pick >> 2) % self.requests.len();
-                let (id, p) = if pick & 3 == 1 {
-                    self.requests.swap_remove(i)
-                } else {
-                    self.requests[i].clone()
-                };
-                (id, p, true)
-            }
-            // A wrong id (unless it happens to be a request's).
+        let open = &mut self.server.m.requests.open;
+        let q = match pick & 3 {
+            0 if !open.is_empty() => open.remove(0),
+            1 if !open.is_empty() => open.swap_remove(usize::from(pick >> 2) % open.len()),
+            2 if !open.is_empty() => open[usize::from(pick >> 2) % open.len()].clone(),
             _ => {
-                let id = RpcId(u64::from(pick >> 2));
-                match self.requests.iter().find(|(rid, _)| *rid == id) {
-                    Some((_, p)) => (id, p.clone(), true),
-                    None => (id, other, false),
+                let id = u64::from(pick >> 2);
+                match open.iter().find(|q| q.id == id) {
+                    Some(q) => q.clone(),
+                    None => super::server::Received {
+                        id,
+                        payload: other,
+                        origin: None,
+                    },
                 }
             }
         };
-        let len = payload.len();
-        let has_ids = self.has_ids();
-        let conn = &mut self.server.conn;
-        match conn.respond(id, payload) {
+        let allowed = self.server.m.respond_refusals(q.id, q.payload.len());
+        match self.server.conn.respond(RpcId(q.id), q.payload.clone()) {
             Ok(()) => {
-                assert!(!conn.is_closed());
-                let duplicate = !self.answered.insert(id.0);
-                self.ambiguous |= has_ids && (duplicate || !known);
+                assert!(
+                    allowed.is_empty(),
+                    "respond({}) taken, but it must be refused with one of {allowed:?}",
+                    q.id
+                );
+                self.server.m.respond(q.id, q.payload, q.origin);
             }
-            Err(RespondError::Closed) => assert!(conn.is_closed()),
-            Err(RespondError::UnknownRequest(_)) => assert!(!has_ids),
-            Err(RespondError::IdOutOfRange { id, max }) => assert!(id.0 > max),
-            Err(RespondError::FrameTooLarge { .. }) => {
-                assert!(len > conn.config().codec().max_payload_len());
+            Err(e) => {
+                assert!(
+                    allowed.contains(&e),
+                    "respond({}) refused with {e:?}, but the model allows {allowed:?}",
+                    q.id
+                );
+                self.report
+                    .add(Seen::RespondRefused(respond_error_name(&e)));
             }
-            Err(e) => panic!("respond refused with {e:?}"),
         }
     }
 
-    /// Commands given to the wrong role are refused, changing nothing.
+    /// Commands given to the wrong role are refused, changing nothing but
+    /// the count of refused calls.
     pub(super) fn misuse(&mut self) {
-        let before = self.server.conn.stats();
         let rej = self
             .server
             .conn
             .call(self.now, Bytes::new(), u64::MAX)
             .expect_err("a server accepted a call");
-        assert!(matches!(rej.error, CallError::WrongRole));
-        assert_eq!(self.server.conn.stats().calls, before.calls);
+        assert_eq!(rej.error, CallError::WrongRole);
+        self.server.m.refused(&rej.error);
+        self.report.add(Seen::Refused("WrongRole"));
         let err = self.client.conn.respond(RpcId(0), Bytes::new());
-        assert_eq!(err, Err(RespondError::WrongRole));
+        assert_eq!(err, Err(crate::RespondError::WrongRole));
+        self.report.add(Seen::RespondRefused("WrongRole"));
     }
 
-    /// Moves up to `n` unwritten bytes from one core to the other, through
-    /// `handle_read` or the lent receive buffer.
-    pub(super) fn deliver(now: Duration, from: &mut Side, to: &mut Side, n: usize, lend: bool) {
-        let bytes = match from.conn.poll_transmit(now) {
-            Some(mut out) => {
-                let take = n.min(out.remaining());
-                out.copy_to_bytes(take)
-            }
-            None => Bytes::new(),
-        };
-        if lend {
-            let mut rest = &bytes[..];
-            while !rest.is_empty() {
-                let room = to.conn.recv_buffer();
-                let k = room.len().min(rest.len());
-                room[..k].copy_from_slice(&rest[..k]);
-                to.conn.handle_received(now, k);
-                rest = &rest[k..];
-            }
-        } else {
-            to.conn.handle_read(now, &bytes);
-        }
-    }
-
-    pub(super) fn advance(&mut self, to: Duration) {
-        self.now = to;
-        for side in [&mut self.client, &mut self.server] {
-            side.conn.handle_timeout(to);
-            if let Some(t) = side.conn.poll_timeout() {
-                assert!(t > to, "handle_timeout({to:?}) left {t:?} due");
-            }
-        }
+    /// `fail_pending`: the model takes the order the core completed the
+    /// calls in (unspecified), after checking they are the pending ones.
+    pub(super) fn fail_pending(&mut self) {
+        self.client.conn.fail_pending();
+        let early: Vec<Event<u64>> =
+            core::iter::from_fn(|| self.client.conn.poll_event()).collect();
+        let order: Vec<u64> = early
+            .iter()
+            .filter_map(|ev| match ev {
+                Event::Completed {
+                    id,
+                    result: Err(CallError::FailedByUser),
+                    ..
+                } => Some(id.0),
+                _ => None,
+            })
+            .collect();
+        self.client.m.fail_pending(&order);
+        self.client.early = early;
     }
 }

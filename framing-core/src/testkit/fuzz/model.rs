@@ -1,180 +1,299 @@
-//! What `run_ops` knows about both cores (the model), and the checks made
-//! against it after every step.
+//! The model of one core, written from the behaviour contract: its life
+//! (open, shutting down, closed and why), its unwritten frames and
+//! watermarks, its idle clock, its read buffer decoded by the reference
+//! decoder, and the counters. `client.rs` and `server.rs` add each role's
+//! part. Every input to a core is applied to its model too; the model
+//! then says exactly which events must follow and what every getter must
+//! return.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use bytes::Bytes;
+use crate::{CallError, Config, DisconnectReason, State, Stats};
 
-use crate::{CallError, Connection, Event, RpcId};
+use super::calls::{Recent, Table};
+use super::expect::Exp;
+use super::server::Requests;
+use super::streams::{InBuf, OutQueue, Piece, Tag, TagKind};
+use super::wire::Wire;
 
-use super::decode::frame_limit;
-
-/// One core and what the model knows about it.
-pub(super) struct Side {
-    pub(super) conn: Connection<Duration, u64>,
-    pub(super) paused: bool,
-    pub(super) closed_by_user: bool,
+/// Where the modelled core is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Life {
+    Open,
+    ShuttingDown(Duration),
+    Closed(CallError),
 }
 
-impl Side {
-    fn check_watermark(&mut self, ev: &Event<u64>) {
-        let cfg = self.conn.config();
-        match *ev {
-            Event::Pause { queued } => {
-                assert!(!self.paused, "Pause twice");
-                assert!(queued > cfg.warn_buffer_bytes(), "Pause below warn");
-                self.paused = true;
-            }
-            Event::Resume { queued } => {
-                assert!(self.paused, "Resume without Pause");
-                assert!(queued <= cfg.low_buffer_bytes(), "Resume above low");
-                self.paused = false;
-            }
+/// The settings the model needs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) warn: usize,
+    pub(super) max: usize,
+    pub(super) low: usize,
+    pub(super) idle: Option<Duration>,
+    pub(super) call_timeout: Option<Duration>,
+    pub(super) strict: bool,
+}
+
+/// One core, as the contract says it must behave.
+#[derive(Debug)]
+pub(super) struct Model {
+    pub(super) server: bool,
+    pub(super) wire: Wire,
+    pub(super) lim: Limits,
+    pub(super) life: Life,
+    pub(super) out: OutQueue,
+    pub(super) inbuf: InBuf,
+    pub(super) paused: bool,
+    last_activity: Duration,
+    idle_fired: bool,
+    pub(super) stats: Stats,
+    /// Client: pending calls and abandoned ids.
+    pub(super) table: Table,
+    pub(super) recent: Recent,
+    /// Server: requests received.
+    pub(super) requests: Requests,
+    /// Events due since the last comparison.
+    pub(super) expect: Vec<Exp>,
+    /// Frames decoded that were not one whole frame the peer queued.
+    pub(super) garbled: u64,
+    /// Serial of the next queued frame.
+    next_serial: u64,
+}
+
+impl Model {
+    pub(super) fn new(server: bool, wire: Wire, config: &Config, now: Duration) -> Self {
+        Model {
+            server,
+            wire,
+            lim: Limits {
+                warn: config.warn_buffer_bytes(),
+                max: config.max_buffer_bytes(),
+                low: config.low_buffer_bytes(),
+                idle: config.idle_timeout(),
+                call_timeout: config.call_timeout(),
+                strict: config.strict_unknown_ids(),
+            },
+            life: Life::Open,
+            out: OutQueue::default(),
+            inbuf: InBuf::default(),
+            paused: false,
+            last_activity: now,
+            idle_fired: false,
+            stats: Stats::default(),
+            table: Table::new(wire.max_id()),
+            recent: Recent::new(config.late_memory),
+            requests: Requests::new(wire.max_id().is_some()),
+            expect: Vec::new(),
+            garbled: 0,
+            next_serial: 0,
+        }
+    }
+
+    /// Nothing left for a graceful shutdown to wait for.
+    pub(super) fn drained(&self) -> bool {
+        self.table.live() == 0 && self.out.is_empty() && self.requests.outstanding() == 0
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        match self.life {
+            Life::Open => false,
+            Life::ShuttingDown(_) => self.drained(),
+            Life::Closed(_) => true,
+        }
+    }
+
+    /// What `state()` must return: a shutdown with nothing left is closed.
+    pub(super) fn state(&self) -> State<Duration> {
+        match &self.life {
+            Life::Open => State::Open,
+            Life::ShuttingDown(_) if self.drained() => State::Closed(CallError::Closed),
+            Life::ShuttingDown(deadline) => State::ShuttingDown {
+                deadline: *deadline,
+            },
+            Life::Closed(reason) => State::Closed(reason.clone()),
+        }
+    }
+
+    /// Not after the end; a server not while paused or shutting down.
+    pub(super) fn wants_read(&self) -> bool {
+        match self.life {
+            _ if self.is_closed() => false,
+            Life::ShuttingDown(_) => !self.server,
+            _ => !self.server || !self.paused,
+        }
+    }
+
+    /// A tag for the next queued frame.
+    pub(super) fn tag(&mut self, kind: TagKind) -> Tag {
+        self.next_serial += 1;
+        Tag {
+            serial: self.next_serial,
+            kind,
+        }
+    }
+
+    /// Ends the connection: every pending call completes with `reason`,
+    /// a failure raises its event, and everything held is dropped (a
+    /// `Pause` in force stays: no `Resume` follows a close).
+    pub(super) fn fail(&mut self, reason: CallError) {
+        for (id, pend) in self.table.drain() {
+            self.stats.failed += 1;
+            self.expect.push(Exp::Done {
+                id,
+                ctx: pend.ctx,
+                result: Err(reason.clone()),
+            });
+        }
+        match &reason {
+            CallError::Protocol(p) => self.expect.push(Exp::Protocol(*p)),
+            CallError::Disconnected(r) => self.expect.push(Exp::Disconnected(r.clone())),
             _ => {}
         }
+        self.life = Life::Closed(reason);
+        self.out.clear();
+        self.table.forget();
+        self.inbuf.clear();
+        self.requests.clear();
     }
 
-    fn check_common(&mut self) {
-        let c = &mut self.conn;
-        if c.is_closed() {
-            assert_eq!(c.pending_calls(), 0, "pending calls on a closed core");
-            assert_eq!(c.queued_bytes(), 0, "bytes to write on a closed core");
-            assert_eq!(c.buffered_bytes(), 0, "read buffer kept after close");
-            assert!(!c.wants_read());
+    fn touch(&mut self, now: Duration) {
+        self.last_activity = now;
+        self.idle_fired = false;
+    }
+
+    /// Queues a frame; `Pause` when the queue crosses `warn`.
+    pub(super) fn enqueue(&mut self, bytes: Vec<u8>, tag: Tag) {
+        self.out.push(bytes, tag);
+        self.stats.frames_out += 1;
+        if !self.paused && self.out.len() > self.lim.warn {
+            self.paused = true;
+            self.expect.push(Exp::Pause(self.out.len()));
         }
-        let total: usize = c
-            .poll_transmit(Duration::ZERO)
-            .map_or(0, |out| out.chunks().map(<[u8]>::len).sum());
-        assert_eq!(total, c.queued_bytes(), "slices disagree with the count");
-        assert!(c.buffered_bytes() <= frame_limit(c.config().codec()));
-    }
-}
-
-/// A call the model expects to complete: its context and deadline.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Expected {
-    pub(super) ctx: u64,
-    pub(super) deadline: Option<Duration>,
-    /// The request payload: `len` bytes of `tag`, which the server echoes.
-    pub(super) len: usize,
-    pub(super) tag: u8,
-}
-
-/// The client, the server and the model of pending calls.
-pub(super) struct World {
-    pub(super) now: Duration,
-    pub(super) client: Side,
-    pub(super) server: Side,
-    /// Accepted, not yet completed or cancelled calls, by id.
-    pub(super) calls: BTreeMap<u64, Expected>,
-    pub(super) next_ctx: u64,
-    pub(super) accepted: u64,
-    /// Requests the server received (with their payloads, which it
-    /// echoes), not yet answered or answered but kept to answer again.
-    pub(super) requests: Vec<(RpcId, Bytes)>,
-    /// Ids the server answered since it last received them.
-    pub(super) answered: BTreeSet<u64>,
-    /// Raw bytes were injected: frames may pair with the wrong calls.
-    pub(super) injected: bool,
-    /// With ids: a wrong or duplicate response was sent, or a call was
-    /// abandoned (its id may be reused), so a response may legitimately
-    /// complete another call than the one it was meant for.
-    pub(super) ambiguous: bool,
-    pub(super) largest_frame: usize,
-    pub(super) header_len: usize,
-}
-
-impl World {
-    /// Whether a response may legitimately complete another call than the
-    /// one it answers.
-    fn muddled(&self) -> bool {
-        self.injected || (self.ambiguous && self.has_ids())
     }
 
-    pub(super) fn has_ids(&self) -> bool {
-        self.client.conn.config().codec().has_ids()
+    /// `n` bytes were written at `now`; they go into `into`. `Resume` when
+    /// the queue falls to `low` after a `Pause`.
+    pub(super) fn written(&mut self, now: Duration, n: usize, into: &mut Piece) {
+        if n == 0 {
+            return;
+        }
+        self.out.take(n, into);
+        self.stats.bytes_out += n as u64;
+        self.touch(now);
+        if self.paused && self.out.len() <= self.lim.low {
+            self.paused = false;
+            self.expect.push(Exp::Resume(self.out.len()));
+        }
     }
 
-    pub(super) fn drain(&mut self) {
-        while let Some(ev) = self.client.conn.poll_event() {
-            self.client.check_watermark(&ev);
-            match ev {
-                Event::Completed { id, ctx, result } => {
-                    let e = self
-                        .calls
-                        .remove(&id.0)
-                        .unwrap_or_else(|| panic!("{id:?} completed but was not pending"));
-                    assert_eq!(e.ctx, ctx, "completion carries another call's context");
-                    match result {
-                        Ok(p) => {
-                            // Unless the pairing was muddled on purpose, the
-                            // response is the echo of this call's request.
-                            if !self.muddled() {
-                                assert!(
-                                    p.len() == e.len && p.iter().all(|&b| b == e.tag),
-                                    "{id:?} completed with another call's response"
-                                );
-                            }
-                        }
-                        Err(
-                            CallError::Closed
-                            | CallError::Disconnected(_)
-                            | CallError::FailedByUser
-                            | CallError::Protocol(_),
-                        ) => {}
-                        Err(CallError::DeadlineExceeded) => {
-                            self.ambiguous = true;
-                            let at = e.deadline.expect("timed out without a deadline");
-                            assert!(at <= self.now, "timed out at {:?}, due {at:?}", self.now);
-                        }
-                        Err(other) => panic!("a call completed with {other:?}"),
+    /// Bytes read at `now`. Frames are decoded until the connection ends;
+    /// bytes after the end are never read.
+    pub(super) fn read(&mut self, now: Duration, piece: &Piece) {
+        if self.is_closed() || piece.bytes.is_empty() {
+            return;
+        }
+        self.inbuf.push(piece);
+        self.stats.bytes_in += piece.bytes.len() as u64;
+        self.touch(now);
+        while !self.is_closed() {
+            match self.inbuf.next_frame(&self.wire) {
+                Ok(Some(frame)) => {
+                    self.stats.frames_in += 1;
+                    self.garbled += u64::from(frame.tag.is_none());
+                    if self.server {
+                        self.on_request(frame);
+                    } else {
+                        self.on_response(frame);
                     }
                 }
-                Event::UnknownResponse { id, .. } if self.has_ids() => {
-                    assert!(!self.calls.contains_key(&id.0), "pending {id:?} unmatched");
-                }
-                Event::ProtocolError(_) => assert!(self.client.conn.is_closed()),
-                Event::Disconnected(_) => assert!(!self.client.closed_by_user),
-                Event::Request { .. } => panic!("a client received a request"),
-                Event::IdleTimeout => assert!(self.client.conn.config().idle_timeout().is_some()),
-                _ => {}
+                Ok(None) => break,
+                Err(p) => self.fail(CallError::Protocol(p)),
             }
         }
-        while let Some(ev) = self.server.conn.poll_event() {
-            self.server.check_watermark(&ev);
-            match ev {
-                Event::Request { id, payload } => {
-                    // A new request under an old id supersedes the old one.
-                    self.requests.retain(|(rid, _)| *rid != id);
-                    self.answered.remove(&id.0);
-                    self.requests.push((id, payload));
-                }
-                Event::ProtocolError(_) => assert!(self.server.conn.is_closed()),
-                Event::Disconnected(_) => assert!(!self.server.closed_by_user),
-                Event::Completed { .. } | Event::UnknownResponse { .. } => {
-                    panic!("a server got a response: {ev:?}")
-                }
-                Event::IdleTimeout => assert!(self.server.conn.config().idle_timeout().is_some()),
-                _ => {}
+        if self.is_closed() {
+            self.inbuf.clear();
+        }
+    }
+
+    /// `handle_timeout(now)`: calls due complete with `DeadlineExceeded`
+    /// (their own deadline is checked first, also when the shutdown
+    /// deadline is reached at the same time), then `IdleTimeout` once per
+    /// idle stretch, then a shutdown deadline closes what is left.
+    pub(super) fn timeout(&mut self, now: Duration) {
+        if self.is_closed() {
+            return;
+        }
+        for (id, pend) in self.table.take_due(now) {
+            self.stats.timeouts += 1;
+            self.recent.insert(id);
+            self.expect.push(Exp::Done {
+                id,
+                ctx: pend.ctx,
+                result: Err(CallError::DeadlineExceeded),
+            });
+        }
+        if self.idle_deadline().is_some_and(|at| now >= at) {
+            self.idle_fired = true;
+            self.expect.push(Exp::IdleTimeout);
+        }
+        if let Life::ShuttingDown(deadline) = self.life {
+            if now >= deadline && !self.is_closed() {
+                self.fail(CallError::Closed);
             }
         }
     }
 
-    pub(super) fn check(&mut self) {
-        self.client.check_common();
-        self.server.check_common();
-        let c = &self.client.conn;
-        assert_eq!(c.pending_calls(), self.calls.len(), "pending count drifted");
-        for side in [&self.client, &self.server] {
-            assert_eq!(side.conn.is_paused(), side.paused, "is_paused drifted");
+    /// What `poll_timeout` must return: the earliest of the calls'
+    /// deadlines, the idle deadline and the shutdown deadline; nothing
+    /// once closed.
+    pub(super) fn next_due(&self) -> Option<Duration> {
+        if self.is_closed() {
+            return None;
         }
-        let limit = c.config().max_buffer_bytes() + self.largest_frame;
-        assert!(
-            c.queued_bytes() <= limit,
-            "{} unwritten bytes, limit {limit}",
-            c.queued_bytes()
-        );
+        let shutdown = match self.life {
+            Life::ShuttingDown(deadline) => Some(deadline),
+            _ => None,
+        };
+        [self.table.next_deadline(), self.idle_deadline(), shutdown]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn idle_deadline(&self) -> Option<Duration> {
+        let idle = self.lim.idle.filter(|_| !self.idle_fired)?;
+        Some(self.last_activity.saturating_add(idle))
+    }
+
+    /// End of stream: `PeerClosedMidFrame` with the unframed bytes held.
+    pub(super) fn eof(&mut self) {
+        let reason = match self.inbuf.len() {
+            0 => DisconnectReason::PeerClosed,
+            buffered => DisconnectReason::PeerClosedMidFrame { buffered },
+        };
+        self.io_error(reason);
+    }
+
+    pub(super) fn io_error(&mut self, reason: DisconnectReason) {
+        if !self.is_closed() {
+            self.fail(CallError::Disconnected(reason));
+        }
+    }
+
+    pub(super) fn close(&mut self) {
+        if !self.is_closed() {
+            self.fail(CallError::Closed);
+        }
+    }
+
+    /// A shutdown starts, or an earlier deadline replaces a later one.
+    pub(super) fn shutdown(&mut self, deadline: Duration) {
+        match self.life {
+            Life::Open => self.life = Life::ShuttingDown(deadline),
+            Life::ShuttingDown(d) if deadline < d => self.life = Life::ShuttingDown(deadline),
+            _ => {}
+        }
     }
 }

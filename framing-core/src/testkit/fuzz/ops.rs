@@ -1,75 +1,84 @@
 //! [`run_ops`]: the loop that reads operations from the input and applies
-//! them to both cores.
+//! them to a client core, a server core and their models.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::{Connection, DisconnectReason, IoFailure};
+use crate::Codec;
 
-use super::model::{Side, World};
-use super::reader::{codec_from, config_from, Reader};
+use super::reader::{config_from, Reader};
+use super::report::Report;
+use super::spec::std_from;
+use super::traffic::Delivery;
+use super::wire::Wire;
+use super::world::World;
 
-/// Arbitrary operations on a client and a server core, checked against a
-/// model after every step.
-///
-/// The first bytes choose the codec ([`codec_from`]) and the settings
-/// ([`config_from`]); each following byte picks an operation, whose
-/// arguments come from the next bytes. Panics if: a core panics; a call
-/// completes twice, completes after being cancelled, or completes before
-/// its deadline with `DeadlineExceeded`; a call refusal contradicts the
-/// model; unwritten client bytes exceed `max_buffer_bytes` plus the
-/// largest frame; `Pause`/`Resume` do not alternate; `Disconnected` follows
-/// `close()`; a closed core still holds calls or bytes; `handle_timeout`
-/// leaves something due; or, once both cores are closed at the end, any
-/// accepted call has not completed.
+/// At most this many operations per input.
+const MAX_STEPS: usize = 2048;
+
+/// Arbitrary operations on a client and a server core, each checked
+/// against a model of the behaviour contract after every step. See
+/// [`run_ops_report`].
 pub fn run_ops(data: &[u8]) {
+    let _ = run_ops_report(data);
+}
+
+/// [`run_ops`], returning what happened.
+///
+/// The first bytes choose the codec ([`codec_from`](super::codec_from))
+/// and the settings ([`config_from`]); each following byte picks an
+/// operation (`% 20`), whose arguments come from the next bytes: calls
+/// (0–2; 3 with the caller's id), cancel (4), respond (5–7), deliver to
+/// the server (8–10) or to the client (11–12), inject peer bytes (13),
+/// move the clock (14) or to the next timeout (15), close (16),
+/// `fail_pending` (17), shutdown (18), end of stream, reset, misuse or a
+/// few peer bytes (19).
+///
+/// A model of each core, written from the contract, says after every step
+/// exactly which events must have come, and what every getter returns.
+/// The model decodes the exact bytes each core received with a reference
+/// decoder, so every answer is predicted exactly, through cancels,
+/// timeouts, `fail_pending`, duplicate and wrong answers and injected
+/// bytes: an injected byte that makes a stream undecodable must fail the
+/// core with exactly the protocol error the model finds, and one that
+/// shifts framing makes the model read the shifted frames, as the core
+/// must. Panics if, in any step:
+///
+/// - a call completes with anything but its exact outcome: the payload of
+///   the response frame that matches it; `DeadlineExceeded` exactly at the
+///   `handle_timeout` that reaches its deadline; `FailedByUser` at
+///   `fail_pending`; `Closed` at `close` or the shutdown deadline;
+///   `Disconnected` with the reason of that end of stream or i/o error;
+///   `Protocol` with the exact error; or completes twice, or not when due;
+/// - a call gets another call's answer without a reason the model can name
+///   (a garbled frame, a duplicate or wrong-id answer, a reused id);
+/// - a call is accepted or refused against the model (the refusal must be
+///   one that applies), or an automatic id is a recently abandoned one
+///   while other ids are free;
+/// - `Pause` does not come exactly when unwritten bytes rise above
+///   `warn_buffer_bytes` (once per crossing), `Resume` when they fall to
+///   the low watermark; `IdleTimeout`, `Request`, `UnknownResponse` (late
+///   or not), `ProtocolError` or `Disconnected` differ from the model's;
+/// - `poll_timeout` is not exactly the next instant something is due;
+/// - the bytes a core writes are not exactly the frames it queued; the
+///   state, counters, pending calls, unwritten or unframed bytes differ;
+/// - at the end, once both cores are closed, a call has not completed.
+pub fn run_ops_report(data: &[u8]) -> Report {
     let mut r = Reader::new(data);
-    let codec = codec_from(&mut r);
-    let config = config_from(&mut r, codec.clone());
-    let now = Duration::ZERO;
-    let mut w = World {
-        now,
-        client: Side {
-            conn: Connection::client(config.clone(), now),
-            paused: false,
-            closed_by_user: false,
-        },
-        server: Side {
-            conn: Connection::server(config, now),
-            paused: false,
-            closed_by_user: false,
-        },
-        calls: BTreeMap::new(),
-        next_ctx: 0,
-        accepted: 0,
-        requests: Vec::new(),
-        answered: BTreeSet::new(),
-        injected: false,
-        ambiguous: false,
-        largest_frame: 0,
-        header_len: codec.standard().map_or(0, |h| h.header_len()),
-    };
+    let (spec, codec) = std_from(&mut r);
+    run(Wire::Std(spec), codec, &mut r)
+}
+
+/// The state machine harness for any format.
+pub(super) fn run(wire: Wire, codec: Codec, r: &mut Reader<'_>) -> Report {
+    let config = config_from(r, codec);
+    let mut w = World::new(wire, &config);
     let mut steps = 0;
-    while !r.is_empty() && steps < 2048 {
+    while !r.is_empty() && steps < MAX_STEPS {
         steps += 1;
-        w.step(&mut r);
-        w.drain();
-        w.check();
+        w.step(r);
+        w.settle();
     }
-    // Every accepted call ends: closing completes whatever is left.
-    w.client.conn.close();
-    w.client.closed_by_user = true;
-    w.server.conn.close();
-    w.server.closed_by_user = true;
-    w.drain();
-    w.check();
-    assert!(
-        w.calls.is_empty(),
-        "calls never completed: {:?}",
-        w.calls.keys().collect::<Vec<_>>()
-    );
-    assert_eq!(w.client.conn.stats().calls, w.accepted);
+    w.finish()
 }
 
 impl World {
@@ -79,27 +88,24 @@ impl World {
             3 => self.call(r, true),
             4 => self.cancel(r),
             5..=7 => self.respond(r),
-            8..=10 => {
-                let n = Self::amount(r);
-                let lend = r.bool();
-                Self::deliver(self.now, &mut self.client, &mut self.server, n, lend);
-            }
-            11..=12 => {
-                let n = Self::amount(r);
-                let lend = r.bool();
-                Self::deliver(self.now, &mut self.server, &mut self.client, n, lend);
+            op @ 8..=12 => {
+                let max = match r.u8() {
+                    0 => usize::MAX,
+                    n => usize::from(n),
+                };
+                let mode = r.u8();
+                let how = Delivery {
+                    max,
+                    lend: mode & 1 != 0,
+                    per_chunk: mode & 2 != 0,
+                };
+                self.deliver(op <= 10, how);
             }
             13 => {
                 let to_client = r.bool();
                 let n = r.below(32);
                 let bytes = r.bytes(n);
-                self.injected |= !bytes.is_empty();
-                let side = if to_client {
-                    &mut self.client
-                } else {
-                    &mut self.server
-                };
-                side.conn.handle_read(self.now, bytes);
+                self.inject(to_client, bytes);
             }
             14 => {
                 let v = r.u16();
@@ -110,65 +116,41 @@ impl World {
                 };
                 self.advance(self.now.saturating_add(d));
             }
-            15 => {
-                let next = [
-                    self.client.conn.poll_timeout(),
-                    self.server.conn.poll_timeout(),
-                ]
-                .into_iter()
-                .flatten()
-                .min();
-                if let Some(t) = next {
-                    self.advance(t.max(self.now));
-                }
-            }
+            15 => self.next_timeout(),
             16 => {
-                let side = self.side(r.bool());
+                let side = if r.bool() {
+                    &mut self.client
+                } else {
+                    &mut self.server
+                };
                 side.conn.close();
-                side.closed_by_user = true;
+                side.m.close();
             }
-            17 => {
-                self.ambiguous |= !self.calls.is_empty();
-                self.client.conn.fail_pending();
-            }
+            17 => self.fail_pending(),
             18 => {
-                let d = Duration::from_millis(u64::from(r.u8()) * 8);
-                let at = self.now.saturating_add(d);
-                self.side(r.bool()).conn.shutdown(at);
+                let at = self.now + Duration::from_millis(u64::from(r.u8()) * 8);
+                let side = if r.bool() {
+                    &mut self.client
+                } else {
+                    &mut self.server
+                };
+                side.conn.shutdown(at);
+                side.m.shutdown(at);
             }
             _ => {
-                let now = self.now;
                 let kind = r.u8();
-                let side = self.side(kind & 1 == 1);
+                let client = kind & 1 == 1;
                 match (kind >> 1) & 3 {
-                    0 => side.conn.handle_eof(now),
-                    1 => side
-                        .conn
-                        .handle_io_error(now, DisconnectReason::io(IoFailure::Reset, "reset")),
+                    0 => self.end(client, false),
+                    1 => self.end(client, true),
                     2 => self.misuse(),
                     _ => {
                         let n = r.below(16);
                         let bytes = r.bytes(n);
-                        side.conn.handle_read(now, bytes);
-                        self.injected |= !bytes.is_empty();
+                        self.inject(client, bytes);
                     }
                 }
             }
-        }
-    }
-
-    fn side(&mut self, client: bool) -> &mut Side {
-        if client {
-            &mut self.client
-        } else {
-            &mut self.server
-        }
-    }
-
-    fn amount(r: &mut Reader<'_>) -> usize {
-        match r.u8() {
-            0 => usize::MAX,
-            n => usize::from(n),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::{Codec, Config, Endian, LengthCounts};
+use crate::{Codec, Config};
 
 /// Reads fuzz input as a stream of small values; past the end every read
 /// yields zero, so any input is a complete program.
@@ -78,41 +78,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a valid standard [`Codec`]: length field 1–8 bytes in either byte
-/// order, signed or not, any [`LengthCounts`], id field 0–8 bytes, and a
-/// maximum frame length from tiny to the field's limit (three bytes).
+/// Reads a valid standard [`Codec`] from three bytes: length field 1–8
+/// bytes (bits 0–2 of the first), little-endian (bit 3), signed (bit 4),
+/// what the length counts (`(a >> 5) % 3`: payload, id and payload, whole
+/// frame); id field `b % 9` bytes, little-endian (bit 4 of the second);
+/// the maximum frame length from the third (`& 3`: 0 `m >> 2`, 1
+/// `1 << (m >> 2)`, 2 `16 + 64 * (m >> 2)`, 3 none), clipped to what the
+/// field holds, or the field's limit when below the header it counts.
 pub fn codec_from(r: &mut Reader<'_>) -> Codec {
-    let a = r.u8();
-    let b = r.u8();
-    let max_choice = r.u8();
-    let endian = |bit: bool| if bit { Endian::Little } else { Endian::Big };
-    let counts = match (a >> 5) % 3 {
-        0 => LengthCounts::Payload,
-        1 => LengthCounts::IdAndPayload,
-        _ => LengthCounts::WholeFrame,
-    };
-    let max = match max_choice & 3 {
-        0 => u64::from(max_choice >> 2),
-        1 => 1 << (max_choice >> 2),
-        2 => 16 + 64 * u64::from(max_choice >> 2),
-        _ => u64::MAX,
-    };
-    let builder = Codec::builder()
-        .length_field_len(1 + usize::from(a & 7))
-        .length_endian(endian(a & 8 != 0))
-        .length_signed(a & 16 != 0)
-        .length_counts(counts)
-        .id_field_len(usize::from(b % 9))
-        .id_endian(endian(b & 16 != 0));
-    // A maximum below the header it counts is refused: fall back to the
-    // field's own limit, which always holds a header.
-    match builder.clone().max_frame_length(max).build() {
-        Ok(codec) => codec,
-        Err(_) => builder
-            .max_frame_length(u64::MAX)
-            .build()
-            .expect("the field's limit holds any header"),
-    }
+    super::spec::std_from(r).1
 }
 
 /// Reads a [`Config`] with small, valid watermarks and timeouts around

@@ -1,0 +1,274 @@
+//! The model's pending calls (by id, or in call order without ids) with
+//! their deadlines, and its memory of abandoned ids.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+/// A pending call.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pend {
+    pub(super) ctx: u64,
+    pub(super) deadline: Option<Duration>,
+}
+
+/// What a response's id finds.
+pub(super) enum Lookup {
+    /// This pending call, now removed.
+    Found(u64, Pend),
+    /// A call cancelled or timed out (with ids: one the memory holds).
+    Late(u64),
+    /// Nothing.
+    Unknown(u64),
+}
+
+/// The pending calls, and their deadlines in firing order.
+#[derive(Debug)]
+pub(super) struct Table {
+    slots: Slots,
+    deadlines: BTreeSet<(Duration, u64)>,
+}
+
+#[derive(Debug)]
+enum Slots {
+    /// Matched by id.
+    Keyed {
+        max_id: u64,
+        map: BTreeMap<u64, Pend>,
+    },
+    /// Matched in order: a call that ends early keeps its slot, so that its
+    /// response is late rather than answering the next call.
+    Fifo {
+        slots: VecDeque<Option<Pend>>,
+        /// The number of `slots[0]`.
+        base: u64,
+        live: usize,
+    },
+}
+
+impl Table {
+    pub(super) fn new(max_id: Option<u64>) -> Self {
+        let slots = match max_id {
+            Some(max_id) => Slots::Keyed {
+                max_id,
+                map: BTreeMap::new(),
+            },
+            None => Slots::Fifo {
+                slots: VecDeque::new(),
+                base: 0,
+                live: 0,
+            },
+        };
+        Table {
+            slots,
+            deadlines: BTreeSet::new(),
+        }
+    }
+
+    /// The largest id, `None` without ids (calls answered in order).
+    pub(super) fn max_id(&self) -> Option<u64> {
+        match self.slots {
+            Slots::Keyed { max_id, .. } => Some(max_id),
+            Slots::Fifo { .. } => None,
+        }
+    }
+
+    pub(super) fn live(&self) -> usize {
+        match &self.slots {
+            Slots::Keyed { map, .. } => map.len(),
+            Slots::Fifo { live, .. } => *live,
+        }
+    }
+
+    pub(super) fn contains(&self, id: u64) -> bool {
+        match &self.slots {
+            Slots::Keyed { map, .. } => map.contains_key(&id),
+            Slots::Fifo { slots, base, .. } => id
+                .checked_sub(*base)
+                .and_then(|i| slots.get(usize::try_from(i).ok()?))
+                .is_some_and(Option::is_some),
+        }
+    }
+
+    /// Without ids: the number the next call gets.
+    pub(super) fn next_seq(&self) -> Option<u64> {
+        match &self.slots {
+            Slots::Keyed { .. } => None,
+            Slots::Fifo { slots, base, .. } => Some(base + slots.len() as u64),
+        }
+    }
+
+    /// Every pending id.
+    pub(super) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(id, _)| id)
+    }
+
+    pub(super) fn insert(&mut self, id: u64, pend: Pend) {
+        if let Some(at) = pend.deadline {
+            self.deadlines.insert((at, id));
+        }
+        match &mut self.slots {
+            Slots::Keyed { map, .. } => {
+                assert!(map.insert(id, pend).is_none(), "id {id} given twice");
+            }
+            Slots::Fifo { slots, base, live } => {
+                assert_eq!(
+                    id,
+                    *base + slots.len() as u64,
+                    "calls numbered out of order"
+                );
+                slots.push_back(Some(pend));
+                *live += 1;
+            }
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: u64) -> Option<Pend> {
+        let pend = match &mut self.slots {
+            Slots::Keyed { map, .. } => map.remove(&id),
+            Slots::Fifo { slots, base, live } => {
+                let i = usize::try_from(id.checked_sub(*base)?).ok()?;
+                let pend = slots.get_mut(i)?.take()?;
+                *live -= 1;
+                Some(pend)
+            }
+        }?;
+        if let Some(at) = pend.deadline {
+            self.deadlines.remove(&(at, id));
+        }
+        Some(pend)
+    }
+
+    /// Matches a response.
+    pub(super) fn take_response(&mut self, id: u64, recent: &Recent) -> Lookup {
+        let found = match &mut self.slots {
+            Slots::Keyed { map, .. } => match map.remove(&id) {
+                Some(pend) => Lookup::Found(id, pend),
+                None if recent.contains(id) => Lookup::Late(id),
+                None => Lookup::Unknown(id),
+            },
+            Slots::Fifo { slots, base, live } => {
+                let seq = *base;
+                match slots.pop_front() {
+                    None => Lookup::Unknown(seq),
+                    Some(slot) => {
+                        *base += 1;
+                        match slot {
+                            Some(pend) => {
+                                *live -= 1;
+                                Lookup::Found(seq, pend)
+                            }
+                            None => Lookup::Late(seq),
+                        }
+                    }
+                }
+            }
+        };
+        if let Lookup::Found(
+            id,
+            Pend {
+                deadline: Some(at), ..
+            },
+        ) = found
+        {
+            self.deadlines.remove(&(at, id));
+        }
+        found
+    }
+
+    /// Removes the calls due at `now`, by deadline then id.
+    pub(super) fn take_due(&mut self, now: Duration) -> Vec<(u64, Pend)> {
+        let mut due = Vec::new();
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            due.push((id, self.remove(id).expect("a deadline of a pending call")));
+        }
+        due
+    }
+
+    /// The earliest deadline.
+    pub(super) fn next_deadline(&self) -> Option<Duration> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// Removes every call (without ids their slots stay, empty).
+    pub(super) fn drain(&mut self) -> Vec<(u64, Pend)> {
+        let all: Vec<u64> = self.iter().map(|(id, _)| id).collect();
+        all.into_iter()
+            .map(|id| (id, self.remove(id).expect("listed")))
+            .collect()
+    }
+
+    /// Forgets everything, slots included (the connection ended).
+    pub(super) fn forget(&mut self) {
+        self.drain();
+        if let Slots::Fifo { slots, base, .. } = &mut self.slots {
+            *base += slots.len() as u64;
+            slots.clear();
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &Pend)> + '_ {
+        let (keyed, fifo) = match &self.slots {
+            Slots::Keyed { map, .. } => (Some(map), None),
+            Slots::Fifo { slots, base, .. } => (None, Some((slots, *base))),
+        };
+        let keyed = keyed
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(&id, p)| (id, p)));
+        let fifo = fifo.into_iter().flat_map(|(slots, base)| {
+            let numbered = slots.iter().enumerate();
+            numbered.filter_map(move |(i, s)| s.as_ref().map(|p| (base + i as u64, p)))
+        });
+        keyed.chain(fifo)
+    }
+}
+
+/// The memory of cancelled and timed-out ids, with the core's documented
+/// policy (`pending/recent.rs`): the last `cap` ids abandoned, an id
+/// abandoned again while remembered keeps its place, and an id the caller
+/// reuses on purpose is forgotten at once (its place in the order stays
+/// and counts toward the cap until it is evicted, taking the id out of
+/// the set even if it was abandoned again since).
+#[derive(Debug)]
+pub(super) struct Recent {
+    cap: usize,
+    order: VecDeque<u64>,
+    set: BTreeSet<u64>,
+}
+
+impl Recent {
+    pub(super) fn new(cap: usize) -> Self {
+        Recent {
+            cap,
+            order: VecDeque::new(),
+            set: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn contains(&self, id: u64) -> bool {
+        self.set.contains(&id)
+    }
+
+    pub(super) fn insert(&mut self, id: u64) {
+        if self.cap == 0 || !self.set.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        while self.order.len() > self.cap {
+            let old = self.order.pop_front().expect("longer than the cap");
+            self.set.remove(&old);
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: u64) {
+        self.set.remove(&id);
+    }
+
+    /// Ids remembered that are not in `pending`.
+    pub(super) fn count_outside(&self, pending: &Table) -> usize {
+        self.set.iter().filter(|&&id| !pending.contains(id)).count()
+    }
+}

@@ -292,9 +292,14 @@ fn check_memory<C>(
         buffered <= limit,
         "{name}: {buffered} unframed bytes, frames are at most {limit}"
     );
-    // Growth may double what is held, and lending adds a chunk.
+    // Not a declared length: a multiple of what actually arrived. The read
+    // room grows by what is held (2x), a reallocation may double again
+    // (2x), and once a frame is split off, the buffer that replaces the
+    // shared one starts at the original's capacity (up to 2x more): 8x,
+    // plus a lent chunk. Reading a 32 KiB frame 42 bytes at a time through
+    // the lent buffer reaches 4.8x (found-ccb3d17ff5cddb32 in the corpus).
     let cap = conn.read_buffer_capacity();
-    let bound = 4 * (peak + read_chunk) + 4096;
+    let bound = 8 * (peak + read_chunk) + 4096;
     assert!(
         cap <= bound,
         "{name}: read buffer of {cap} bytes after at most {peak} held"

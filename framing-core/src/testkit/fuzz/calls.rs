@@ -226,15 +226,14 @@ impl Table {
     }
 }
 
-/// The memory of cancelled and timed-out ids, with the core's documented
-/// policy (`pending/recent.rs`): the last `cap` ids abandoned, an id
-/// abandoned again while remembered keeps its place, and an id the caller
-/// reuses on purpose is forgotten at once (its place in the order stays
-/// and counts toward the cap until it is evicted, taking the id out of
-/// the set even if it was abandoned again since).
+/// The memory of cancelled and timed-out ids, as the contract bounds it:
+/// the last `cap` distinct ids abandoned and not reused since. An id
+/// abandoned again while remembered keeps its place; an id the caller
+/// reuses on purpose is forgotten at once and no longer counts.
 #[derive(Debug)]
 pub(super) struct Recent {
     cap: usize,
+    /// Remembered ids, oldest first.
     order: VecDeque<u64>,
     set: BTreeSet<u64>,
 }
@@ -257,14 +256,16 @@ impl Recent {
             return;
         }
         self.order.push_back(id);
-        while self.order.len() > self.cap {
+        if self.order.len() > self.cap {
             let old = self.order.pop_front().expect("longer than the cap");
             self.set.remove(&old);
         }
     }
 
     pub(super) fn remove(&mut self, id: u64) {
-        self.set.remove(&id);
+        if self.set.remove(&id) {
+            self.order.retain(|&x| x != id);
+        }
     }
 
     /// Ids remembered that are not in `pending`.

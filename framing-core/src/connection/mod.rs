@@ -161,9 +161,15 @@ impl<T: Timestamp, C> Connection<T, C> {
         self.queue.queued() + self.unsent.held_bytes()
     }
 
-    /// Received bytes not yet forming a whole frame.
+    /// Received bytes not yet forming a whole frame; 0 once closed, as
+    /// they will never be read (a graceful shutdown that finished outside
+    /// a read leaves them in the buffer until the connection is dropped).
     pub fn buffered_bytes(&self) -> usize {
-        self.decoder.buffered()
+        if self.is_closed() {
+            0
+        } else {
+            self.decoder.buffered()
+        }
     }
 
     /// Memory held by the read buffer.

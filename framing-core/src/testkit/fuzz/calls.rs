@@ -227,15 +227,17 @@ impl Table {
 }
 
 /// The memory of cancelled and timed-out ids, as the contract bounds it:
-/// the last `cap` distinct ids abandoned and not reused since. An id
-/// abandoned again while remembered keeps its place; an id the caller
-/// reuses on purpose is forgotten at once and no longer counts.
+/// an id is remembered while its latest abandonment is among the last
+/// `cap` abandonments and the caller has not reused it since (an id
+/// abandoned again is remembered from its new abandonment on).
 #[derive(Debug)]
 pub(super) struct Recent {
     cap: usize,
-    /// Remembered ids, oldest first.
+    /// The sequence numbers of the last `cap` abandonments, oldest first.
     order: VecDeque<u64>,
-    set: BTreeSet<u64>,
+    /// Each id's latest abandonment, until the caller reuses it.
+    latest: BTreeMap<u64, u64>,
+    next: u64,
 }
 
 impl Recent {
@@ -243,33 +245,43 @@ impl Recent {
         Recent {
             cap,
             order: VecDeque::new(),
-            set: BTreeSet::new(),
+            latest: BTreeMap::new(),
+            next: 0,
         }
     }
 
     pub(super) fn contains(&self, id: u64) -> bool {
-        self.set.contains(&id)
+        let Some(&seq) = self.latest.get(&id) else {
+            return false;
+        };
+        self.order.front().is_some_and(|&oldest| seq >= oldest)
     }
 
     pub(super) fn insert(&mut self, id: u64) {
-        if self.cap == 0 || !self.set.insert(id) {
+        if self.cap == 0 {
             return;
         }
-        self.order.push_back(id);
-        if self.order.len() > self.cap {
-            let old = self.order.pop_front().expect("longer than the cap");
-            self.set.remove(&old);
+        let seq = self.next;
+        self.next += 1;
+        if self.order.len() == self.cap {
+            self.order.pop_front();
         }
+        self.order.push_back(seq);
+        self.latest.insert(id, seq);
+        // Ids whose latest abandonment left the window are forgotten.
+        let oldest = self.order.front().copied().unwrap_or(seq);
+        self.latest.retain(|_, s| *s >= oldest);
     }
 
     pub(super) fn remove(&mut self, id: u64) {
-        if self.set.remove(&id) {
-            self.order.retain(|&x| x != id);
-        }
+        self.latest.remove(&id);
     }
 
     /// Ids remembered that are not in `pending`.
     pub(super) fn count_outside(&self, pending: &Table) -> usize {
-        self.set.iter().filter(|&&id| !pending.contains(id)).count()
+        self.latest
+            .keys()
+            .filter(|&&id| self.contains(id) && !pending.contains(id))
+            .count()
     }
 }

@@ -156,6 +156,7 @@ pub(super) fn disconnect_name(r: &DisconnectReason) -> &'static str {
         DisconnectReason::PeerClosed => "PeerClosed",
         DisconnectReason::PeerClosedMidFrame { .. } => "PeerClosedMidFrame",
         DisconnectReason::Io(_) => "Io",
+        DisconnectReason::NotConnected => "NotConnected",
     }
 }
 

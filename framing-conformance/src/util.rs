@@ -1,8 +1,10 @@
-//! Helpers the suite shares: bounded waits, an echo server, connecting.
+//! Helpers the suite shares: bounded waits, timing checks, an echo
+//! server, connecting.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::ops::RangeInclusive;
+use std::time::{Duration, Instant};
 
 use framing_driver::{Bytes, Client, Config, ConnectionEvent, EventKind, Events, Runtime, Server};
 use futures_util::future::{select, Either};
@@ -12,6 +14,21 @@ use crate::TestRuntime;
 /// How long a test waits for one thing (an event, a response, a peer)
 /// before failing with a message saying what it waited for.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// How late a timer-driven outcome may come: a call's deadline, an
+/// `IdleTimeout`, a connect timeout, the end of a shutdown's grace period.
+/// None may come before its configured time; each must come within this
+/// much after it.
+///
+/// 250 ms, as issue 9 suggests for loopback. Generous for a loaded
+/// machine: the runtimes' timers have 1 ms resolution, and what delays an
+/// outcome past its time is the scheduler (the timer's thread, the
+/// driver's task, then the test's task must each get a core). Strict
+/// enough to catch a lost timer: in these tests nothing else wakes an
+/// idle driver, so a timer that was lost or not moved earlier fires at
+/// the test's next timer (the deadlines of one test are at least 300 ms
+/// apart) or never (caught by [`WAIT`]).
+pub const TIMING_TOLERANCE: Duration = Duration::from_millis(250);
 
 /// Sleeps on the runtime's timer. Only for creating a stall (a slow
 /// handler) or a quiet period, never to wait for something to happen.
@@ -56,6 +73,42 @@ pub async fn next_event<R: Runtime>(events: &mut Events, what: &str) -> Connecti
         Some(ev) => ev,
         None => panic!("the event stream ended while waiting for {what}"),
     }
+}
+
+/// Checks that an outcome that came at `came` (read from `R::now()`) was
+/// on time: its timer of `configured` was armed at some instant in `armed`
+/// (the test knows it was armed after the range's start and before its
+/// end), so the outcome may come no earlier than `armed.start() +
+/// configured` and no later than `armed.end() + configured +`
+/// [`TIMING_TOLERANCE`]. Returns how late after `armed.end() + configured`
+/// it came (zero if before), and prints it (`--nocapture` shows the
+/// figures).
+///
+/// # Panics
+/// When the outcome came too early or too late, naming `what`.
+pub fn assert_on_time<R: TestRuntime>(
+    what: &str,
+    configured: Duration,
+    armed: RangeInclusive<Instant>,
+    came: Instant,
+) -> Duration {
+    let earliest = *armed.start() + configured;
+    let due = *armed.end() + configured;
+    assert!(
+        came >= earliest,
+        "{what} on {}: came {:?} before its configured {configured:?}",
+        R::NAME,
+        earliest - came
+    );
+    let late = came.saturating_duration_since(due);
+    eprintln!("timing: {what} on {}: {late:?} late", R::NAME);
+    assert!(
+        late <= TIMING_TOLERANCE,
+        "{what} on {}: came {late:?} after its configured {configured:?}, \
+         more than the tolerance of {TIMING_TOLERANCE:?}",
+        R::NAME
+    );
+    late
 }
 
 /// Checks that no event arrives during `quiet` (the stream may end).

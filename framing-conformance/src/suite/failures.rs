@@ -1,7 +1,7 @@
 //! Calls that fail: deadlines, cancellation, close, fail_pending, and
 //! peers that break the connection or the protocol.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use framing_driver::{
     Bytes, CallError, CallOptions, DisconnectReason, EventKind, ProtocolError, RpcId,
@@ -10,7 +10,8 @@ use futures_util::future::join_all;
 
 use crate::peer::Peer;
 use crate::util::{
-    config, connect, connect_with, events_until_end, eventually, next_event, within, WAIT,
+    assert_on_time, config, connect, connect_with, events_until_end, eventually, next_event,
+    within, WAIT,
 };
 use crate::TestRuntime;
 
@@ -19,7 +20,8 @@ const PENDING: usize = 20;
 
 /// A server that reads requests and never answers: a call with a per-call
 /// deadline, and one with the client's default deadline, both fail with
-/// `DeadlineExceeded`, not before their deadline.
+/// `DeadlineExceeded` on time: not before their deadline, and within
+/// [`TIMING_TOLERANCE`](crate::util::TIMING_TOLERANCE) after it.
 pub async fn a_stalled_server_fails_calls_at_their_deadlines<R: TestRuntime>() {
     let per_call = Duration::from_millis(150);
     let per_client = Duration::from_millis(300);
@@ -34,7 +36,7 @@ pub async fn a_stalled_server_fails_calls_at_their_deadlines<R: TestRuntime>() {
     )
     .await;
 
-    let start = Instant::now();
+    let start = R::now();
     let result = within::<R, _>(
         WAIT,
         "the per-call deadline",
@@ -42,12 +44,12 @@ pub async fn a_stalled_server_fails_calls_at_their_deadlines<R: TestRuntime>() {
     )
     .await;
     assert_eq!(result, Err(CallError::DeadlineExceeded));
-    assert!(start.elapsed() >= per_call, "failed before its deadline");
+    assert_on_time::<R>("the per-call deadline", per_call, start..=start, R::now());
 
-    let start = Instant::now();
+    let start = R::now();
     let result = within::<R, _>(WAIT, "the client's deadline", client.call("stalled too")).await;
     assert_eq!(result, Err(CallError::DeadlineExceeded));
-    assert!(start.elapsed() >= per_client, "failed before its deadline");
+    assert_on_time::<R>("the client's deadline", per_client, start..=start, R::now());
 
     let stats = client.stats();
     assert_eq!(stats.timeouts, 2);
@@ -68,9 +70,17 @@ pub async fn a_response_after_the_deadline_is_dropped_and_counted<R: TestRuntime
     let client = connect::<R>(peer.addr()).await;
     let mut events = client.events();
 
-    let opts = CallOptions::new().timeout(Duration::from_millis(100));
+    let deadline = Duration::from_millis(100);
+    let start = R::now();
+    let opts = CallOptions::new().timeout(deadline);
     let result = within::<R, _>(WAIT, "the deadline", client.call_with("slow", opts)).await;
     assert_eq!(result, Err(CallError::DeadlineExceeded));
+    assert_on_time::<R>(
+        "a deadline before a late response",
+        deadline,
+        start..=start,
+        R::now(),
+    );
     let sent = peer.request::<R>().await;
     peer.go();
 

@@ -187,6 +187,8 @@ macro_rules! conformance_suite {
             a_handshake_that_never_completes_is_a_connect_timeout,
             client_shutdown_finishes_in_flight_calls_and_refuses_new_ones,
             client_shutdown_closes_calls_still_pending_at_the_deadline,
+            deadlines_pending_at_once_each_fire_on_time_whatever_their_order,
+            the_idle_timer_counts_from_the_last_traffic,
             server_shutdown_answers_requests_in_flight_then_closes,
             server_shutdown_closes_connections_at_the_grace_deadline,
             dropping_every_client_handle_closes_the_connection,

@@ -10,6 +10,7 @@ mod pool;
 mod reconnect;
 mod server;
 mod streams;
+mod timing;
 
 pub use calls::*;
 pub use failures::*;
@@ -19,3 +20,4 @@ pub use pool::*;
 pub use reconnect::*;
 pub use server::*;
 pub use streams::*;
+pub use timing::*;

@@ -33,6 +33,7 @@
 pub mod memory;
 pub mod peer;
 pub mod runtimes;
+mod spy;
 pub mod suite;
 pub mod tls;
 pub mod util;
@@ -185,6 +186,9 @@ macro_rules! conformance_suite {
             an_idle_connection_raises_idle_timeout_once_and_stays_open,
             connecting_to_a_closed_port_is_host_unavailable,
             a_handshake_that_never_completes_is_a_connect_timeout,
+            a_connect_with_the_default_config_times_out_after_five_seconds,
+            both_ends_have_nodelay_and_a_one_second_keepalive_by_default,
+            socket_options_follow_the_config,
             client_shutdown_finishes_in_flight_calls_and_refuses_new_ones,
             client_shutdown_closes_calls_still_pending_at_the_deadline,
             deadlines_pending_at_once_each_fire_on_time_whatever_their_order,

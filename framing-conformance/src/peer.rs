@@ -15,6 +15,9 @@
 //! for the test's go-ahead ([`PeerConn::wait_go`], [`Peer::go`]). Every
 //! socket operation has a timeout, so a script never blocks for longer
 //! than [`PEER_IO_TIMEOUT`].
+//!
+//! A [`FullAcceptQueue`] is a listener that never completes a handshake:
+//! for connect timeouts, on loopback.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -33,6 +36,14 @@ pub const PEER_IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest frame a peer accepts from the client (a sanity bound).
 const PEER_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// How long [`FullAcceptQueue::new`] waits for one filler's handshake:
+/// on loopback a handshake completes in microseconds, unless the SYN is
+/// dropped.
+const FILL_PROBE: Duration = Duration::from_millis(100);
+/// Fillers [`FullAcceptQueue::new`] tries before giving up (Linux fills
+/// a backlog of 0 with one).
+const MAX_FILLERS: usize = 8;
 
 /// One frame of the default format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,5 +550,59 @@ impl StalledHost {
 impl Drop for StalledHost {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A listener on `127.0.0.1:0` whose accept queue is full and never
+/// accepted from: Linux drops the SYN of every new connection, so a
+/// connect to it never completes its handshake and can only time out.
+/// (Loopback only: never an unroutable or private address.)
+///
+/// Built with a listen backlog of 0, then connections ("fillers") until
+/// one cannot complete its handshake: from then on the queue is known to
+/// be full. The listener and the fillers stay open for the value's life.
+#[derive(Debug)]
+pub struct FullAcceptQueue {
+    addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<TcpStream>,
+}
+
+impl FullAcceptQueue {
+    /// Binds the listener and fills its accept queue.
+    ///
+    /// # Errors
+    /// The operating system's; `Other` when the queue never fills.
+    pub fn new() -> io::Result<FullAcceptQueue> {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        listener.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        listener.listen(0)?;
+        let addr = listener
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("the listener has no inet address"))?;
+        let mut fillers = Vec::new();
+        while fillers.len() < MAX_FILLERS {
+            match TcpStream::connect_timeout(&addr, FILL_PROBE) {
+                Ok(filler) => fillers.push(filler),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Ok(FullAcceptQueue {
+                        addr,
+                        _listener: listener,
+                        _fillers: fillers,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "the accept queue of {addr} still took connections after {MAX_FILLERS}"
+        )))
+    }
+
+    /// The listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }

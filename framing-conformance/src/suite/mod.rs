@@ -9,6 +9,7 @@ mod lifecycle;
 mod pool;
 mod reconnect;
 mod server;
+mod sockets;
 mod streams;
 mod timing;
 
@@ -19,5 +20,6 @@ pub use lifecycle::*;
 pub use pool::*;
 pub use reconnect::*;
 pub use server::*;
+pub use sockets::*;
 pub use streams::*;
 pub use timing::*;

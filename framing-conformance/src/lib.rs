@@ -169,6 +169,10 @@ macro_rules! conformance_suite {
     ($rt:ty) => {
         $crate::__conformance_tests! { $rt;
             a_call_round_trips_over_loopback,
+            a_little_endian_codec_carries_calls_between_client_and_server,
+            a_two_byte_length_codec_carries_calls_between_client_and_server,
+            a_codec_without_ids_answers_calls_in_request_order,
+            a_custom_header_with_an_eight_byte_id_carries_calls_between_client_and_server,
             ten_thousand_calls_in_flight_on_one_connection_are_all_answered,
             responses_in_completion_order_are_matched_to_their_calls,
             one_server_answers_many_clients_at_once,

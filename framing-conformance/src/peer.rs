@@ -238,6 +238,20 @@ impl PeerConn {
         Ok(Frame { id, payload: body })
     }
 
+    /// Reads exactly `n` bytes, whatever they are: for frames of another
+    /// format than the default.
+    ///
+    /// # Errors
+    /// `UnexpectedEof` when the client closed first, the socket's error or
+    /// timeout otherwise.
+    pub fn read_raw(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0u8; n];
+        self.stream
+            .read_exact(&mut bytes)
+            .map_err(|e| explain(e, "reading raw bytes"))?;
+        Ok(bytes)
+    }
+
     /// Reads one request and tells the test about it.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 //! `#[test]` of the same name.
 
 mod calls;
+mod codecs;
 mod failures;
 mod flow;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod streams;
 mod timing;
 
 pub use calls::*;
+pub use codecs::*;
 pub use failures::*;
 pub use flow::*;
 pub use lifecycle::*;

@@ -69,7 +69,10 @@ struct Args {
     /// After the run, print the process's peak resident memory against the
     /// largest cell's bytes in flight (window × payload): issue 5's bound
     /// is 2 × bytes in flight + 32 MiB. Client and embedded server share
-    /// this process, so the figure counts both ends.
+    /// this process, so the figure counts both ends. Exits with a failure
+    /// status when the peak is over the bound, or cannot be read (no
+    /// `/proc/self/status`): a check that was asked for never passes
+    /// silently.
     #[arg(long)]
     report_rss: bool,
 }
@@ -158,19 +161,40 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     if args.report_rss {
-        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-        match peak_rss_bytes() {
-            Some(peak) => println!(
-                "peak_rss_mib={:.1} in_flight_mib={:.1} bound_mib={:.1} within_bound={}",
-                mib(peak),
-                mib(in_flight),
-                mib(2 * in_flight) + 32.0,
-                peak <= 2 * in_flight + (32 << 20)
-            ),
-            None => eprintln!("peak RSS unavailable (no /proc/self/status)"),
+        let peak =
+            peak_rss_bytes().ok_or("--report-rss: peak RSS unavailable (no /proc/self/status)")?;
+        let (line, within) = rss_report(peak, in_flight);
+        println!("{line}");
+        if !within {
+            return Err(format!(
+                "--report-rss: peak RSS {peak} bytes is over the bound of {} bytes",
+                rss_bound(in_flight)
+            ));
         }
     }
     Ok(())
+}
+
+/// Issue 5's memory bound for `in_flight` bytes in flight: 2 × bytes in
+/// flight (each request is held once by the client and once by the
+/// server, both in this process) + 32 MiB (runtimes, buffers, binary).
+fn rss_bound(in_flight: usize) -> usize {
+    2 * in_flight + (32 << 20)
+}
+
+/// The `--report-rss` line for a `peak` RSS, and whether it is within
+/// [`rss_bound`].
+fn rss_report(peak: usize, in_flight: usize) -> (String, bool) {
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let bound = rss_bound(in_flight);
+    let within = peak <= bound;
+    let line = format!(
+        "peak_rss_mib={:.1} in_flight_mib={:.1} bound_mib={:.1} within_bound={within}",
+        mib(peak),
+        mib(in_flight),
+        mib(bound),
+    );
+    (line, within)
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`).
@@ -179,4 +203,21 @@ fn peak_rss_bytes() -> Option<usize> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peak_over_the_rss_bound_is_reported_as_not_within() {
+        let in_flight = 10 << 20;
+        let bound = 2 * in_flight + (32 << 20);
+        let (line, within) = rss_report(bound, in_flight);
+        assert!(within, "{line}");
+        assert!(line.ends_with("within_bound=true"), "{line}");
+        let (line, within) = rss_report(bound + 1, in_flight);
+        assert!(!within, "{line}");
+        assert!(line.ends_with("within_bound=false"), "{line}");
+    }
 }

@@ -26,6 +26,13 @@
 //! The connect timeout is provoked with a listener whose accept queue is
 //! full (backlog 0, one connection queued, never accepted): Linux then
 //! drops new SYNs, so the handshake never completes.
+//!
+//! Timers are checked from both sides: nothing fires before its
+//! configured time, and nothing later than
+//! [`TIMING_TOLERANCE`](util::TIMING_TOLERANCE) after it. Socket options
+//! are read back with `getsockopt` on the sockets the driver itself uses,
+//! through a runtime wrapper that keeps a duplicate descriptor of each
+//! socket it connects or accepts.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -49,7 +49,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::resume_unwind;
-use std::sync::mpsc;
+use std::sync::{mpsc, RwLock};
 use std::time::{Duration, Instant};
 
 use framing_driver::Runtime;
@@ -115,18 +115,56 @@ pub trait TestRuntime: Runtime {
     fn tls_pair() -> impl Future<Output = io::Result<(Self::TlsClientStream, Self::TlsServerStream)>>;
 }
 
+/// How a test shares the process with the tests running beside it (the
+/// test harness runs several at once).
+///
+/// smol and async-std run every spawned task, the driver's included, on
+/// one global executor shared by every test of the process (smol's has a
+/// single thread). A test that keeps it busy for a second delays the
+/// tasks of every test beside it by up to that much: more than
+/// [`TIMING_TOLERANCE`](util::TIMING_TOLERANCE), which bounds how late a
+/// timer may fire. So tests that check timers never run beside tests
+/// that keep the executor busy; the machine's own load (other processes)
+/// is still theirs to bear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// Runs beside any test.
+    Light,
+    /// Keeps the runtime busy (thousands of calls, megabytes each way):
+    /// runs beside no other heavy test and no timed one.
+    Heavy,
+    /// Checks that timers on the executor (the driver's) fire on time:
+    /// runs beside no heavy test.
+    Timed,
+}
+
+/// Heavy tests hold it for writing, timed tests for reading.
+static LOAD_GATE: RwLock<()> = RwLock::new(());
+
 /// Runs one conformance test on runtime `R`, on a thread of its own,
-/// bounded by [`TEST_TIMEOUT`].
+/// bounded by [`TEST_TIMEOUT`], once no test runs beside it that its
+/// [`Load`] excludes (waiting for that is not part of the bound).
 ///
 /// # Panics
 /// When the test panics (its panic is passed on), or does not finish in
 /// time, with a message naming the test and the runtime.
-pub fn run<R, F, Fut>(name: &'static str, test: F)
+pub fn run<R, F, Fut>(name: &'static str, load: Load, test: F)
 where
     R: TestRuntime,
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
+    // A test that panicked while holding the gate poisons it; the gate
+    // guards no data, so the others go on.
+    let _gate = match load {
+        Load::Light => None,
+        Load::Heavy => Some(Either::Left(
+            LOAD_GATE.write().unwrap_or_else(|e| e.into_inner()),
+        )),
+        Load::Timed => Some(Either::Right(
+            LOAD_GATE.read().unwrap_or_else(|e| e.into_inner()),
+        )),
+    };
     let (done_tx, done_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("{}::{name}", R::NAME))
@@ -174,62 +212,75 @@ where
 #[macro_export]
 macro_rules! conformance_suite {
     ($rt:ty) => {
-        $crate::__conformance_tests! { $rt;
+        $crate::__conformance_tests! { $rt, Light;
             a_call_round_trips_over_loopback,
             a_little_endian_codec_carries_calls_between_client_and_server,
             a_two_byte_length_codec_carries_calls_between_client_and_server,
             a_codec_without_ids_answers_calls_in_request_order,
             a_custom_header_with_an_eight_byte_id_carries_calls_between_client_and_server,
-            ten_thousand_calls_in_flight_on_one_connection_are_all_answered,
             responses_in_completion_order_are_matched_to_their_calls,
             one_server_answers_many_clients_at_once,
             a_pending_id_is_refused_with_duplicate_rpc_id,
             an_unknown_response_id_is_reported_and_the_connection_keeps_working,
             strict_mode_makes_an_unknown_response_id_a_protocol_error,
-            a_stalled_server_fails_calls_at_their_deadlines,
             a_late_response_to_a_cancelled_call_is_dropped_and_counted,
-            a_response_after_the_deadline_is_dropped_and_counted,
             close_completes_every_pending_call_without_a_disconnected_event,
             fail_pending_completes_every_pending_call_and_keeps_the_connection,
             a_peer_closing_mid_frame_disconnects_and_fails_every_pending_call,
             a_bad_length_from_the_peer_is_a_protocol_error_failing_every_pending_call,
-            a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume,
-            an_idle_connection_raises_idle_timeout_once_and_stays_open,
             connecting_to_a_closed_port_is_host_unavailable,
-            a_handshake_that_never_completes_is_a_connect_timeout,
-            a_connect_with_the_default_config_times_out_after_five_seconds,
             both_ends_have_nodelay_and_a_one_second_keepalive_by_default,
             socket_options_follow_the_config,
+            dropping_every_client_handle_closes_the_connection,
+            a_server_reports_a_bad_length_and_closes_only_that_connection,
+            a_server_reports_a_client_closing_mid_frame,
+            // Timed, but `connect`'s timer runs in the caller's task, not
+            // on the executor a heavy test keeps busy.
+            a_handshake_that_never_completes_is_a_connect_timeout,
+            a_connect_with_the_default_config_times_out_after_five_seconds,
+        }
+        $crate::__conformance_tests! { $rt, Heavy;
+            ten_thousand_calls_in_flight_on_one_connection_are_all_answered,
+            a_peer_that_stops_reading_raises_pause_then_buffer_full_then_resume,
+            a_server_pauses_for_a_client_that_stops_reading_then_resumes,
+            a_stream_with_one_waker_for_both_sides_carries_every_call,
+            a_client_and_server_work_over_tls,
+        }
+        $crate::__conformance_tests! { $rt, Timed;
+            a_stalled_server_fails_calls_at_their_deadlines,
+            a_response_after_the_deadline_is_dropped_and_counted,
+            an_idle_connection_raises_idle_timeout_once_and_stays_open,
             client_shutdown_finishes_in_flight_calls_and_refuses_new_ones,
             client_shutdown_closes_calls_still_pending_at_the_deadline,
             deadlines_pending_at_once_each_fire_on_time_whatever_their_order,
             the_idle_timer_counts_from_the_last_traffic,
             server_shutdown_answers_requests_in_flight_then_closes,
             server_shutdown_closes_connections_at_the_grace_deadline,
-            dropping_every_client_handle_closes_the_connection,
-            a_server_reports_a_bad_length_and_closes_only_that_connection,
-            a_server_reports_a_client_closing_mid_frame,
-            a_server_pauses_for_a_client_that_stops_reading_then_resumes,
-            a_stream_with_one_waker_for_both_sides_carries_every_call,
-            a_client_and_server_work_over_tls,
         }
         #[cfg(unix)]
-        $crate::__conformance_tests! { $rt;
+        $crate::__conformance_tests! { $rt, Light;
             a_client_and_server_work_over_a_unix_socket_pair,
         }
         // Reconnecting clients and pools (SPEC §9).
-        $crate::__conformance_tests! { $rt;
+        $crate::__conformance_tests! { $rt, Light;
             a_server_frees_its_port_once_its_shutdown_resolves,
             a_server_restarted_on_the_same_port_mid_load_answers_every_later_call,
-            a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline,
-            with_fail_fast_calls_fail_at_once_while_the_server_is_down,
             unwritten_calls_move_to_the_next_connection_and_written_ones_fail_with_disconnected,
             a_client_connects_to_localhost_by_name,
-            closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once,
             a_lazy_client_holds_its_first_calls_until_the_server_starts,
+            // Mostly waiting for a stalled host's deadlines.
+            a_pool_sends_a_host_that_stalls_at_most_a_tenth_of_later_calls,
+        }
+        // Thousands of calls over three hosts.
+        $crate::__conformance_tests! { $rt, Heavy;
             a_pool_spreads_calls_over_three_loopback_hosts,
             a_pool_loses_no_call_when_a_host_dies_mid_load_and_takes_it_back_when_it_returns,
-            a_pool_sends_a_host_that_stalls_at_most_a_tenth_of_later_calls,
+        }
+        // Bounded in time: a deadline, or "at once" (under 1 s).
+        $crate::__conformance_tests! { $rt, Timed;
+            a_call_waiting_for_a_server_that_stays_down_fails_at_its_deadline,
+            with_fail_fast_calls_fail_at_once_while_the_server_is_down,
+            closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once,
         }
     };
 }
@@ -238,11 +289,15 @@ macro_rules! conformance_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($rt:ty; $($name:ident),* $(,)?) => {
+    ($rt:ty, $load:ident; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                $crate::run::<$rt, _, _>(stringify!($name), $crate::suite::$name::<$rt>);
+                $crate::run::<$rt, _, _>(
+                    stringify!($name),
+                    $crate::Load::$load,
+                    $crate::suite::$name::<$rt>,
+                );
             }
         )*
     };

@@ -1,7 +1,6 @@
 //! Timers on time: several deadlines pending at once, and the idle timer
 //! under traffic. Each outcome must come no earlier than its configured
-//! time and within [`TIMING_TOLERANCE`](crate::util::TIMING_TOLERANCE)
-//! after it.
+//! time and within [`TIMING_TOLERANCE`] after it.
 
 use std::time::Duration;
 
@@ -10,23 +9,32 @@ use futures_util::future::join_all;
 
 use crate::peer::Peer;
 use crate::util::{
-    assert_on_time, config, connect, connect_with, echo_server, next_event, sleep, within, WAIT,
+    assert_on_time, config, connect, connect_with, echo_server, next_event, sleep, within,
+    TIMING_TOLERANCE, WAIT,
 };
 use crate::TestRuntime;
 
 /// The deadlines of the out-of-order test, in the order the calls are
 /// made: the second is the earliest, so the driver's timer must move
 /// earlier, then later again. They are 300 ms apart, more than
-/// [`TIMING_TOLERANCE`](crate::util::TIMING_TOLERANCE), so a call that fails at another call's deadline
+/// [`TIMING_TOLERANCE`], so a call that fails at another call's deadline
 /// (its own timer lost) is caught.
 const DEADLINES_MS: [u64; 3] = [900, 300, 600];
 
-/// The idle timeout of the traffic test, and the gap between its calls
-/// (well under the timeout: a timer not pushed back by traffic fires).
-const IDLE: Duration = Duration::from_millis(300);
-const TRAFFIC_GAP: Duration = Duration::from_millis(100);
-/// Calls of the traffic test: together they last more than [`IDLE`].
-const TRAFFIC_CALLS: u32 = 8;
+/// The idle timeout of the traffic test.
+const IDLE: Duration = Duration::from_millis(400);
+/// The gap between the traffic test's calls: with the test's own sleep
+/// late by up to the tolerance, still less than [`IDLE`], so no quiet
+/// stretch of the test reaches the timeout.
+const TRAFFIC_GAP: Duration = Duration::from_millis(50);
+/// Calls of the traffic test: together they last more than [`IDLE`], so
+/// an idle timer not pushed back by traffic fires during them.
+const TRAFFIC_CALLS: u32 = 12;
+
+const _: () = assert!(
+    TRAFFIC_GAP.as_millis() + TIMING_TOLERANCE.as_millis() < IDLE.as_millis(),
+    "a late gap of the traffic test must stay shorter than its idle timeout"
+);
 
 /// Three calls with deadlines of 900, 300 and 600 ms, made in that order
 /// to a server that never answers, are pending at once: each fails with
@@ -59,7 +67,7 @@ pub async fn deadlines_pending_at_once_each_fire_on_time_whatever_their_order<R:
     peer.finished::<R>().await;
 }
 
-/// With a 300 ms idle timeout, calls every 100 ms for 800 ms raise no
+/// With a 400 ms idle timeout, calls every 50 ms for 550 ms raise no
 /// `IdleTimeout` (traffic pushes the idle timer back); once they stop,
 /// `IdleTimeout` comes on time after the last one.
 pub async fn the_idle_timer_counts_from_the_last_traffic<R: TestRuntime>() {

@@ -20,22 +20,22 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// None may come before its configured time; each must come within this
 /// much after it.
 ///
-/// 500 ms: generous for a loaded machine, strict enough to catch a lost
+/// 1 s: generous for a loaded machine, strict enough to catch a lost
 /// timer.
 ///
 /// - Generous: the runtimes' timers have 1 ms resolution; what delays an
 ///   outcome past its time is the scheduler (the timer's thread, the
 ///   driver's task, then the test's task must each get a core). On 2
 ///   cores shared with other builds and fuzzers (CPU pressure 99 %, load
-///   average 10 to 13), half of the runs with two CPU burners besides,
-///   the worst lateness measured was 274 ms, p99 60 to 160 ms (see the
-///   commit that set this value). Issue 9's suggestion, 250 ms, failed
-///   one run in 24 there.
+///   average 10 to 14), with two CPU burners besides, the lateness
+///   measured over 30 runs of each binary was p50 10 to 11 ms, p99 280
+///   to 350 ms, worst 824 ms (see the commit that set this value). Issue
+///   9's suggestion, 250 ms, and then 500 ms, each failed runs there.
 /// - Strict: in these tests nothing else wakes an idle driver, so a
 ///   timer that was lost, or not moved earlier, fires at the test's next
-///   timer (the deadlines pending at once in one test are 600 ms apart)
-///   or the default 5 s idle timeout, or never (caught by [`WAIT`]).
-pub const TIMING_TOLERANCE: Duration = Duration::from_millis(500);
+///   timer (the deadlines pending at once in one test are 1.2 s apart) or
+///   the default 5 s idle timeout, or never (caught by [`WAIT`]).
+pub const TIMING_TOLERANCE: Duration = Duration::from_secs(1);
 
 /// Sleeps on the runtime's timer. Only for creating a stall (a slow
 /// handler) or a quiet period, never to wait for something to happen.

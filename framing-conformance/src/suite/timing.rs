@@ -16,10 +16,10 @@ use crate::TestRuntime;
 
 /// The deadlines of the out-of-order test, in the order the calls are
 /// made: the second is the earliest, so the driver's timer must move
-/// earlier, then later again. They are 600 ms apart, more than
+/// earlier, then later again. They are 1.2 s apart, more than
 /// [`TIMING_TOLERANCE`], so a call that fails at another call's deadline
 /// (its own timer lost) is caught.
-const DEADLINES_MS: [u64; 3] = [1800, 600, 1200];
+const DEADLINES_MS: [u64; 3] = [3000, 600, 1800];
 
 const _: () = {
     let tolerance = TIMING_TOLERANCE.as_millis() as u64;
@@ -38,21 +38,21 @@ const _: () = {
 };
 
 /// The idle timeout of the traffic test.
-const IDLE: Duration = Duration::from_millis(600);
+const IDLE: Duration = Duration::from_millis(1200);
 /// The gap between the traffic test's calls: with the test's own sleep
 /// late by up to the tolerance, still less than [`IDLE`], so no quiet
 /// stretch of the test reaches the timeout.
 const TRAFFIC_GAP: Duration = Duration::from_millis(50);
 /// Calls of the traffic test: together they last more than [`IDLE`], so
 /// an idle timer not pushed back by traffic fires during them.
-const TRAFFIC_CALLS: u32 = 16;
+const TRAFFIC_CALLS: u32 = 30;
 
 const _: () = assert!(
     TRAFFIC_GAP.as_millis() + TIMING_TOLERANCE.as_millis() < IDLE.as_millis(),
     "a late gap of the traffic test must stay shorter than its idle timeout"
 );
 
-/// Three calls with deadlines of 1.8, 0.6 and 1.2 s, made in that order
+/// Three calls with deadlines of 3, 0.6 and 1.8 s, made in that order
 /// to a server that never answers, are pending at once: each fails with
 /// `DeadlineExceeded` at its own deadline, on time.
 pub async fn deadlines_pending_at_once_each_fire_on_time_whatever_their_order<R: TestRuntime>() {
@@ -83,7 +83,7 @@ pub async fn deadlines_pending_at_once_each_fire_on_time_whatever_their_order<R:
     peer.finished::<R>().await;
 }
 
-/// With a 600 ms idle timeout, calls every 50 ms for 750 ms raise no
+/// With a 1.2 s idle timeout, calls every 50 ms for 1.45 s raise no
 /// `IdleTimeout` (traffic pushes the idle timer back); once they stop,
 /// `IdleTimeout` comes on time after the last one.
 pub async fn the_idle_timer_counts_from_the_last_traffic<R: TestRuntime>() {

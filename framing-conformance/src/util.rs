@@ -30,7 +30,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 ///   average 10 to 14), with two CPU burners besides, the lateness
 ///   measured over 30 runs of each binary was p50 10 to 11 ms, p99 280
 ///   to 350 ms, worst 824 ms (see the commit that set this value). Issue
-///   9's suggestion, 250 ms, and then 500 ms, each failed runs there.
+///   9's suggestion, 250 ms, and then 500 ms, each failed runs there. (At
+///   load average 7 to 11 with the burners, the worst was 199 ms.)
 /// - Strict: in these tests nothing else wakes an idle driver, so a
 ///   timer that was lost, or not moved earlier, fires at the test's next
 ///   timer (the deadlines pending at once in one test are 1.2 s apart) or

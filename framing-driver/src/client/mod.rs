@@ -234,7 +234,9 @@ impl<R: Runtime> Client<R> {
         self.try_call_with(payload, CallOptions::new())
     }
 
-    /// As [`try_call`](Self::try_call), with options.
+    /// As [`try_call`](Self::try_call), with options. A call that
+    /// [`waits_for_room`](CallOptions::waits_for_room) is not refused with
+    /// `BufferFull` here: the driver holds it until there is room.
     ///
     /// # Errors
     /// [`Rejected`], with the error and the payload.
@@ -244,7 +246,7 @@ impl<R: Runtime> Client<R> {
         opts: CallOptions,
     ) -> Result<CallFuture, Rejected> {
         let payload = payload.into();
-        if let Err(error) = self.published.check_call() {
+        if let Err(error) = self.published.check_call(opts.waits_for_room()) {
             return Err(Rejected {
                 error,
                 payload,

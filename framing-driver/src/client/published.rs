@@ -140,10 +140,14 @@ impl Published {
 
     /// Whether a call may be made now: `Err` with what it is refused with
     /// once the connection has closed, or `BufferFull` while the
-    /// published queue is over the limit (counted).
-    pub(crate) fn check_call(&self) -> Result<(), CallError> {
+    /// published queue is over the limit (counted), unless the call
+    /// `waits_for_room` (the driver parks it until there is room).
+    pub(crate) fn check_call(&self, waits_for_room: bool) -> Result<(), CallError> {
         if let Some(reason) = self.closed.get() {
             return Err(reason.clone());
+        }
+        if waits_for_room {
+            return Ok(());
         }
         let checked = self.config.check_room(self.queued.load(Ordering::Relaxed));
         if checked.is_err() {

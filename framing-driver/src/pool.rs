@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use framing_core::{CallError, CallOptions};
@@ -164,30 +165,37 @@ impl<R: Runtime, K: Key> Pool<R, K> {
         opts: CallOptions,
     ) -> Result<Bytes, CallError> {
         let payload = payload.into();
-        let deadline = opts
-            .effective_timeout(self.config.core().call_timeout())
-            .map(|t| R::now() + t);
-        let call = async {
-            let client = self.pick().await?;
-            client.call_with(payload, opts.wait_for_room()).await
-        };
-        match deadline {
-            None => call.await,
-            Some(at) => {
-                futures_util::pin_mut!(call);
-                match select(call, R::current().timer(at)).await {
-                    Either::Left((result, _)) => result,
-                    Either::Right(_) => Err(CallError::DeadlineExceeded),
+        let mut opts = opts.wait_for_room();
+        // Mostly a host is ready at once: then the client's own deadline
+        // (a timer of its core) is the call's, and no runtime timer is
+        // armed per call (one was, for every call, costing a registration
+        // and a removal in the runtime's timer wheel).
+        let first = std::future::poll_fn(|cx| Poll::Ready(self.poll_pick(cx))).await;
+        let picked = match first {
+            Poll::Ready(picked) => picked?,
+            Poll::Pending => {
+                let timeout = opts.effective_timeout(self.config.core().call_timeout());
+                let wait = std::future::poll_fn(|cx| self.poll_pick(cx));
+                match timeout {
+                    None => wait.await?,
+                    Some(t) => {
+                        let at = R::now() + t;
+                        futures_util::pin_mut!(wait);
+                        let picked = match select(wait, R::current().timer(at)).await {
+                            Either::Left((picked, _)) => picked?,
+                            Either::Right(_) => return Err(CallError::DeadlineExceeded),
+                        };
+                        // The call has what is left of its deadline.
+                        let left = at.saturating_duration_since(R::now());
+                        opts = opts.timeout(left.max(Duration::from_nanos(1)));
+                        picked
+                    }
                 }
             }
-        }
-    }
-
-    /// A ready host's client, picked by p2c.
-    async fn pick(&self) -> Result<Client<R>, CallError> {
-        let picked = std::future::poll_fn(|cx| self.poll_pick(cx)).await?;
+        };
         // Ready at once: the member hands itself back.
-        picked.await.map_err(to_call_error)
+        let client = picked.await.map_err(to_call_error)?;
+        client.call_with(payload, opts).await
     }
 
     fn poll_pick(&self, cx: &mut Context<'_>) -> Poll<Result<PickFuture<R, K>, CallError>> {

@@ -5,10 +5,16 @@
 //! framing-loadgen --runtime tokio --baseline          # the Node matrix, side by side
 //! framing-loadgen --runtime tokio --payload 50 --window 200 --calls 100000
 //! framing-loadgen --connect 127.0.0.1:7000 --runtime tokio --window 20
+//! framing-loadgen --connect 127.0.0.1:7000,127.0.0.2:7000,db.local:7000   # a pool
+//! framing-loadgen --connect 127.0.0.1:7000 --reconnect --exact-echo      # vs --close-every-ms
+//! framing-loadgen --payload 4096 --window 10000 --no-wait   # the Node library's BufferFull
 //! ```
+//!
+//! Framing calls wait for room in the write queue by default (bounded by
+//! their deadline); `--no-wait` refuses them with `BufferFull` instead, as
+//! the Node library did.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,15 +22,41 @@ use clap::Parser;
 use framing_benches::loadgen::{
     Cell, Harness, Limits, RuntimeKind, ServerChoice, DEFAULT_CALLS, DEFAULT_CONNECTIONS,
 };
+use framing_driver::{IntoTarget, Reconnect, Target};
 
 /// Load generator for framed RPC over TCP.
 #[derive(Debug, Parser)]
 #[command(name = "framing-loadgen", version)]
 struct Args {
-    /// Server to load; without it an embedded echo server on 127.0.0.1:0
-    /// is started.
+    /// Servers to load, comma-separated: addresses or `host:port` (every
+    /// address a name resolves to is tried). With several, framing calls
+    /// go through one pool over all of them, the connections dealt to the
+    /// hosts in turn (at least one each). Without it an embedded echo
+    /// server on 127.0.0.1:0 is started.
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
+    connect: Vec<String>,
+    /// Framing calls go through a pool (tower p2c over lazy reconnecting
+    /// clients) even with one server, to compare it with the plain client.
     #[arg(long)]
-    connect: Option<SocketAddr>,
+    pool: bool,
+    /// Framing clients reconnect after an unplanned disconnect (default
+    /// backoff: 100 ms doubling to 5 s, with jitter); calls not yet written
+    /// wait for the next connection, calls that may have reached the server
+    /// fail with `disconnected`.
+    #[arg(long)]
+    reconnect: bool,
+    /// Framing calls fail with `BufferFull` while more than
+    /// max_buffer_bytes are unwritten, as the Node library's did, instead
+    /// of waiting for room (the default). Not with the pool, whose calls
+    /// always wait.
+    #[arg(long)]
+    no_wait: bool,
+    /// Stamp every call's payload with its number and count an answer that
+    /// is not the same bytes as `wrong_answer` (the server must echo).
+    /// Without it, answers are checked by length against the embedded
+    /// servers and not at all with --connect.
+    #[arg(long)]
+    exact_echo: bool,
     /// Which clients to run, comma-separated (e.g. `tokio,smol,async-std`):
     /// each cell runs every one of them in turn, side by side.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "tokio")]
@@ -103,26 +135,37 @@ fn run(args: &Args) -> Result<(), String> {
         deadline: Duration::from_millis(args.deadline_ms),
         cell_time_limit: Duration::from_secs(args.cell_time_limit_s),
         progress: std::io::stdout().is_terminal(),
-        verify_echo: args.connect.is_none(),
+        verify_echo: args.connect.is_empty() || args.exact_echo,
+        exact_echo: args.exact_echo,
+        wait_for_room: !args.no_wait,
     };
+    let connect = args
+        .connect
+        .iter()
+        .map(|t| t.as_str().into_target())
+        .collect::<Result<Vec<Target>, _>>()
+        .map_err(|e| format!("--connect: {e}"))?;
     let mut harness = Harness::new().map_err(|e| format!("runtime: {e}"))?;
+    harness.pool = args.pool;
+    let mut config = framing_driver::Config::builder();
     if let Some(max) = args.max_buffer_bytes {
         let core = framing_core::Config::builder()
             .max_buffer_bytes(max)
             .warn_buffer_bytes(max / 2)
             .build()
             .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
-        harness.framing_config = framing_driver::Config::builder()
-            .core(core)
-            .build()
-            .map_err(|e| format!("--max-buffer-bytes: {e}"))?;
+        config = config.core(core);
     }
-    let mut addrs = Vec::new();
+    if args.reconnect {
+        config = config.reconnect(Some(Reconnect::new()));
+    }
+    harness.framing_config = config.build().map_err(|e| format!("config: {e}"))?;
+    let mut targets = Vec::new();
     for &kind in &args.runtime {
-        addrs.push((kind, harness.target(kind, args.connect, args.server)?));
+        targets.push((kind, harness.targets(kind, &connect, args.server)?));
     }
-    let baseline_addr = if args.baseline {
-        Some(harness.target(RuntimeKind::Baseline, args.connect, ServerChoice::Own)?)
+    let baseline_targets = if args.baseline {
+        Some(harness.targets(RuntimeKind::Baseline, &connect, ServerChoice::Own)?)
     } else {
         None
     };
@@ -133,27 +176,27 @@ fn run(args: &Args) -> Result<(), String> {
         .unwrap_or(0);
     for cell in cells {
         let mut reports = Vec::new();
-        for &(kind, addr) in &addrs {
-            let report = harness.run_cell(kind, addr, cell, limits)?;
+        for (kind, targets) in &targets {
+            let report = harness.run_cell_on(*kind, targets, cell, limits)?;
             println!("{}", report.line());
             if let Some(e) = &report.first_error {
                 eprintln!("  first error: {e}");
             }
-            reports.push((kind, report));
+            reports.push(report);
         }
-        if let Some(baddr) = baseline_addr {
-            let base = harness.run_cell(RuntimeKind::Baseline, baddr, cell, limits)?;
+        if let Some(targets) = &baseline_targets {
+            let base = harness.run_cell_on(RuntimeKind::Baseline, targets, cell, limits)?;
             println!("{}", base.line());
             if let Some(e) = &base.first_error {
                 eprintln!("  first error: {e}");
             }
             let p50 = base.latency_us.value_at_quantile(0.5).max(1);
-            for (kind, report) in &reports {
+            for report in &reports {
                 println!(
                     "ratio={:.2} p50_ratio={:.2} runtime={} payload={} window={}",
                     report.rps() / base.rps().max(1e-9),
                     report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
-                    kind.name(),
+                    report.runtime,
                     cell.payload,
                     cell.window,
                 );

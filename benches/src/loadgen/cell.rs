@@ -58,6 +58,17 @@ pub struct Limits {
     /// Count a response whose length differs from the request's as an
     /// error (for echo servers).
     pub verify_echo: bool,
+    /// Stamp each call's payload with its number (its first 8 bytes, or
+    /// fewer for a shorter payload) and count an answer that is not the
+    /// same bytes as a [`WrongAnswer`](super::ErrorKind::WrongAnswer):
+    /// an answer matched to the wrong call shows up here, not only one of
+    /// the wrong length. Costs a copy of the payload per call.
+    pub exact_echo: bool,
+    /// Framing calls wait for room in the write queue (bounded by their
+    /// deadline) instead of failing with `BufferFull` while more than
+    /// `max_buffer_bytes` are unwritten. On by default; off is the Node
+    /// library's refusal. Calls through a pool always wait.
+    pub wait_for_room: bool,
 }
 
 impl Default for Limits {
@@ -67,6 +78,8 @@ impl Default for Limits {
             cell_time_limit: DEFAULT_CELL_TIME_LIMIT,
             progress: false,
             verify_echo: false,
+            exact_echo: false,
+            wait_for_room: true,
         }
     }
 }

@@ -6,17 +6,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use hdrhistogram::Histogram;
 
-use super::{Cell, Limits, LoadClient, Report};
+use super::{Cell, ClientPath, ErrorCounts, Limits, LoadClient, LoadError, Report};
 
 /// What one worker hands back.
 #[derive(Debug, Default)]
 pub struct WorkerResult {
     latencies_us: Vec<u32>,
-    errors: u64,
+    errors: ErrorCounts,
     first_error: Option<String>,
+}
+
+impl WorkerResult {
+    fn failed(&mut self, error: &LoadError) {
+        self.errors.add(error.kind());
+        if self.first_error.is_none() {
+            self.first_error = Some(error.to_string());
+        }
+    }
 }
 
 /// A boxed worker future, for the runtime's spawn function.
@@ -37,34 +46,58 @@ async fn worker<C: LoadClient>(
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
     loop {
-        if shared.issued.fetch_add(1, Ordering::Relaxed) >= shared.total {
+        let n = shared.issued.fetch_add(1, Ordering::Relaxed);
+        if n >= shared.total {
             return out;
         }
         let start = Instant::now();
         if start >= shared.stop_at {
             return out;
         }
-        match client.call(payload.clone(), limits.deadline).await {
-            Ok(n) if limits.verify_echo && n != payload.len() => {
-                out.errors += 1;
-                if out.first_error.is_none() {
-                    out.first_error =
-                        Some(format!("echo of {} bytes came back as {n}", payload.len()));
+        let request = if limits.exact_echo {
+            stamped(&payload, n)
+        } else {
+            payload.clone()
+        };
+        match client.call(request.clone(), &limits).await {
+            Ok(answer) => match check_echo(&request, &answer, &limits) {
+                Ok(()) => {
+                    let us = start.elapsed().as_micros();
+                    out.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
                 }
-            }
-            Ok(_) => {
-                let us = start.elapsed().as_micros();
-                out.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
-            }
-            Err(e) => {
-                out.errors += 1;
-                if out.first_error.is_none() {
-                    out.first_error = Some(e);
-                }
-            }
+                Err(e) => out.failed(&e),
+            },
+            Err(e) => out.failed(&e),
         }
         shared.done.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `template` with call number `n` in its first bytes (little-endian, as
+/// many of its 8 bytes as fit), so that every call's echo is its own.
+fn stamped(template: &Bytes, n: u64) -> Bytes {
+    let mut out = BytesMut::from(&template[..]);
+    let stamp = n.to_le_bytes();
+    let len = out.len().min(stamp.len());
+    out[..len].copy_from_slice(&stamp[..len]);
+    out.freeze()
+}
+
+/// Whether `answer` is the echo of `request`, as far as `limits` check.
+fn check_echo(request: &Bytes, answer: &Bytes, limits: &Limits) -> Result<(), LoadError> {
+    let wrong = if limits.exact_echo {
+        answer != request
+    } else {
+        limits.verify_echo && answer.len() != request.len()
+    };
+    if wrong {
+        return Err(LoadError::WrongAnswer {
+            sent: request.len(),
+            received: answer.len(),
+            same_length: answer.len() == request.len(),
+        });
+    }
+    Ok(())
 }
 
 /// Runs one cell over `clients` (one per connection): `window` workers
@@ -111,13 +144,13 @@ where
     // 1 µs to 10 min, 3 significant figures; longer values saturate.
     let mut latency_us =
         Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("valid bounds");
-    let (mut errors, mut first_error) = (0, None);
+    let (mut errors, mut first_error) = (ErrorCounts::default(), None);
     for handle in handles {
         let r = handle.await;
         for us in r.latencies_us {
             latency_us.saturating_record(u64::from(us));
         }
-        errors += r.errors;
+        errors.merge(&r.errors);
         first_error = first_error.or(r.first_error);
     }
     let elapsed = start.elapsed();
@@ -127,11 +160,13 @@ where
     let ok = latency_us.len();
     Report {
         runtime,
+        path: ClientPath::Plain,
         cell,
         elapsed,
         ok,
-        errors,
-        not_run: cell.calls.saturating_sub(ok + errors),
+        errors: errors.total(),
+        errors_by_kind: errors,
+        not_run: cell.calls.saturating_sub(ok + errors.total()),
         latency_us,
         first_error,
     }

@@ -1,12 +1,15 @@
 //! Which clients and echo servers a run uses, on whose runtime, and how each runs a cell.
 
-use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use framing_async_std::AsyncStd;
+use framing_driver::Target;
+use framing_smol::Smol;
+use framing_tokio::Tokio;
 
-use super::{drive, Cell, Limits, Report, Worker, WorkerResult};
-use crate::baseline::{self, BaselineClient};
+use super::{connect, Cell, ClientPath, Limits, Report};
+use crate::baseline;
 
 /// Which client (and embedded echo server) a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,8 +61,12 @@ pub struct Harness {
     framing_server: Option<framing_tokio::Server>,
     async_std_server: Option<framing_async_std::Server>,
     smol_server: Option<framing_smol::Server>,
-    /// Settings for framing clients (e.g. a larger `max_buffer_bytes`).
+    /// Settings for framing clients (e.g. a larger `max_buffer_bytes`, or
+    /// `reconnect`).
     pub framing_config: framing_driver::Config,
+    /// Framing calls go through a [`framing_driver::Pool`] even with one
+    /// target (with several they always do).
+    pub pool: bool,
 }
 
 impl std::fmt::Debug for Harness {
@@ -84,6 +91,7 @@ impl Harness {
             async_std_server: None,
             smol_server: None,
             framing_config: framing_driver::Config::default(),
+            pool: false,
         })
     }
 
@@ -182,7 +190,7 @@ impl Harness {
     /// embedded server `server` picks.
     ///
     /// # Errors
-    /// If a server cannot start, or the runtime is not wired in.
+    /// If a server cannot start.
     pub fn target(
         &mut self,
         kind: RuntimeKind,
@@ -208,10 +216,41 @@ impl Harness {
         }
     }
 
+    /// Where `kind`'s clients connect: the `connect` targets if any, else
+    /// the embedded server `server` picks.
+    ///
+    /// # Errors
+    /// If a server cannot start.
+    pub fn targets(
+        &mut self,
+        kind: RuntimeKind,
+        connect: &[Target],
+        server: ServerChoice,
+    ) -> Result<Vec<Target>, String> {
+        if !connect.is_empty() {
+            return Ok(connect.to_vec());
+        }
+        let addr = self.target(kind, None, server)?;
+        Ok(vec![addr_target(addr)])
+    }
+
+    /// How `kind`'s calls reach `targets`: the baseline's own client; for
+    /// framing runtimes the pool when [`pool`](Self::pool) is set or there
+    /// are several targets, else a client per connection, reconnecting
+    /// when [`framing_config`](Self::framing_config) says so.
+    pub fn path(&self, kind: RuntimeKind, targets: usize) -> ClientPath {
+        match kind {
+            RuntimeKind::Baseline => ClientPath::Plain,
+            _ if self.pool || targets > 1 => ClientPath::Pool,
+            _ if self.framing_config.reconnect().is_some() => ClientPath::Reconnecting,
+            _ => ClientPath::Plain,
+        }
+    }
+
     /// Runs one cell with `kind`'s client against `addr`.
     ///
     /// # Errors
-    /// If connecting fails or the runtime is not wired in.
+    /// If connecting fails.
     pub fn run_cell(
         &mut self,
         kind: RuntimeKind,
@@ -219,80 +258,101 @@ impl Harness {
         cell: Cell,
         limits: Limits,
     ) -> Result<Report, String> {
+        self.run_cell_on(kind, &[addr_target(addr)], cell, limits)
+    }
+
+    /// Runs one cell with `kind`'s client over `targets` (see
+    /// [`path`](Self::path)); the cell's connections are dealt to the
+    /// targets in turn, at least one each.
+    ///
+    /// # Errors
+    /// If there is no target, connecting fails (the plain clients connect
+    /// before the cell starts; a pool's members connect during it), or the
+    /// pool is asked not to wait for room.
+    pub fn run_cell_on(
+        &mut self,
+        kind: RuntimeKind,
+        targets: &[Target],
+        cell: Cell,
+        limits: Limits,
+    ) -> Result<Report, String> {
+        if targets.is_empty() {
+            return Err("no target to connect to".into());
+        }
+        let path = self.path(kind, targets.len());
+        if path == ClientPath::Pool && !limits.wait_for_room {
+            return Err(
+                "calls through the pool always wait for room; refusing with BufferFull \
+                 is for the plain client (one target, no pool)"
+                    .into(),
+            );
+        }
         let name = kind.name();
-        match kind {
-            RuntimeKind::Baseline => self.rt.block_on(async {
-                let mut clients = Vec::with_capacity(cell.connections);
-                for _ in 0..cell.connections.max(1) {
-                    clients.push(
-                        BaselineClient::connect(addr)
-                            .await
-                            .map_err(|e| format!("connect {addr}: {e}"))?,
-                    );
-                }
-                Ok(drive(name, &clients, cell, limits, spawn_tokio).await)
-            }),
-            RuntimeKind::Tokio => self.rt.block_on(run_framing::<framing_tokio::Tokio, _, _>(
+        let config = &self.framing_config;
+        let pool = path == ClientPath::Pool;
+        let report = match kind {
+            RuntimeKind::Baseline => self
+                .rt
+                .block_on(connect::run_baseline(name, targets, cell, limits)),
+            RuntimeKind::Tokio if pool => self.rt.block_on(connect::run_pool::<Tokio, _, _>(
                 name,
-                addr,
-                &self.framing_config,
+                targets,
+                config,
                 cell,
                 limits,
-                spawn_tokio,
+                connect::spawn_tokio,
             )),
-            RuntimeKind::AsyncStd => {
-                async_std::task::block_on(run_framing::<framing_async_std::AsyncStd, _, _>(
+            RuntimeKind::Tokio => self.rt.block_on(connect::run_clients::<Tokio, _, _>(
+                name,
+                targets,
+                config,
+                cell,
+                limits,
+                connect::spawn_tokio,
+            )),
+            RuntimeKind::AsyncStd if pool => {
+                async_std::task::block_on(connect::run_pool::<AsyncStd, _, _>(
                     name,
-                    addr,
-                    &self.framing_config,
+                    targets,
+                    config,
                     cell,
                     limits,
                     async_std::task::spawn,
                 ))
             }
-            RuntimeKind::Smol => smol::block_on(run_framing::<framing_smol::Smol, _, _>(
+            RuntimeKind::AsyncStd => {
+                async_std::task::block_on(connect::run_clients::<AsyncStd, _, _>(
+                    name,
+                    targets,
+                    config,
+                    cell,
+                    limits,
+                    async_std::task::spawn,
+                ))
+            }
+            RuntimeKind::Smol if pool => smol::block_on(connect::run_pool::<Smol, _, _>(
                 name,
-                addr,
-                &self.framing_config,
+                targets,
+                config,
                 cell,
                 limits,
                 smol::spawn,
             )),
-        }
+            RuntimeKind::Smol => smol::block_on(connect::run_clients::<Smol, _, _>(
+                name,
+                targets,
+                config,
+                cell,
+                limits,
+                smol::spawn,
+            )),
+        };
+        report.map(|r| Report { path, ..r })
     }
 }
 
-/// Connects `cell.connections` framing clients of runtime `R` and drives
-/// the cell; must run inside `R`'s executor.
-async fn run_framing<R, S, J>(
-    name: &'static str,
-    addr: SocketAddr,
-    config: &framing_driver::Config,
-    cell: Cell,
-    limits: Limits,
-    spawn: S,
-) -> Result<Report, String>
-where
-    R: framing_driver::Runtime,
-    S: Fn(Worker) -> J,
-    J: Future<Output = WorkerResult>,
-{
-    let mut clients = Vec::with_capacity(cell.connections);
-    for _ in 0..cell.connections.max(1) {
-        clients.push(
-            framing_driver::Client::<R>::connect_with(addr, config.clone())
-                .await
-                .map_err(|e| format!("connect {addr}: {e}"))?,
-        );
-    }
-    let report = drive(name, &clients, cell, limits, spawn).await;
-    for c in &clients {
-        c.close();
-    }
-    Ok(report)
-}
-
-fn spawn_tokio(w: Worker) -> impl Future<Output = WorkerResult> {
-    let handle = tokio::spawn(w);
-    async move { handle.await.unwrap_or_default() }
+/// A socket address as a [`Target`].
+fn addr_target(addr: SocketAddr) -> Target {
+    // An IP literal makes an address target, never a host name.
+    Target::host(addr.ip().to_string(), addr.port())
 }

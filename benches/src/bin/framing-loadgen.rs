@@ -1,5 +1,7 @@
 //! `framing-loadgen`: connections × in-flight window × payload size,
-//! printing RPC/s, latency percentiles and error counts per cell.
+//! printing RPC/s, latency percentiles and error counts per cell: one
+//! `key=value` line per run (the format tooling greps), then a table for a
+//! person.
 //!
 //! ```text
 //! framing-loadgen --runtime tokio --baseline          # the Node matrix, side by side
@@ -20,7 +22,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use framing_benches::loadgen::{
-    Cell, Harness, Limits, RuntimeKind, ServerChoice, DEFAULT_CALLS, DEFAULT_CONNECTIONS,
+    table, Cell, Harness, Limits, Row, RuntimeKind, ServerChoice, DEFAULT_CALLS,
+    DEFAULT_CONNECTIONS,
 };
 use framing_driver::{IntoTarget, Reconnect, Target};
 
@@ -174,6 +177,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map(|c| c.window * c.payload)
         .max()
         .unwrap_or(0);
+    let mut rows = Vec::new();
     for cell in cells {
         let mut reports = Vec::new();
         for (kind, targets) in &targets {
@@ -184,24 +188,32 @@ fn run(args: &Args) -> Result<(), String> {
             }
             reports.push(report);
         }
-        if let Some(targets) = &baseline_targets {
-            let base = harness.run_cell_on(RuntimeKind::Baseline, targets, cell, limits)?;
-            println!("{}", base.line());
-            if let Some(e) = &base.first_error {
-                eprintln!("  first error: {e}");
+        let base = match &baseline_targets {
+            Some(targets) => {
+                let base = harness.run_cell_on(RuntimeKind::Baseline, targets, cell, limits)?;
+                println!("{}", base.line());
+                if let Some(e) = &base.first_error {
+                    eprintln!("  first error: {e}");
+                }
+                let p50 = base.latency_us.value_at_quantile(0.5).max(1);
+                for report in &reports {
+                    println!(
+                        "ratio={:.2} p50_ratio={:.2} runtime={} payload={} window={}",
+                        report.rps() / base.rps().max(1e-9),
+                        report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
+                        report.runtime,
+                        cell.payload,
+                        cell.window,
+                    );
+                }
+                Some(base)
             }
-            let p50 = base.latency_us.value_at_quantile(0.5).max(1);
-            for report in &reports {
-                println!(
-                    "ratio={:.2} p50_ratio={:.2} runtime={} payload={} window={}",
-                    report.rps() / base.rps().max(1e-9),
-                    report.latency_us.value_at_quantile(0.5) as f64 / p50 as f64,
-                    report.runtime,
-                    cell.payload,
-                    cell.window,
-                );
-            }
-        }
+            None => None,
+        };
+        rows.extend(reports.into_iter().map(|report| Row {
+            report,
+            baseline: base.clone(),
+        }));
     }
     if args.report_rss {
         let peak =
@@ -215,6 +227,8 @@ fn run(args: &Args) -> Result<(), String> {
             ));
         }
     }
+    println!();
+    print!("{}", table(&rows));
     Ok(())
 }
 

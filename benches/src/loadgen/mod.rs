@@ -11,6 +11,7 @@
 //!
 //! The runtime-specific part is small: a [`LoadClient`] (one `call` with a
 //! deadline) and a way to spawn a worker; [`drive`] does the rest.
+//! [`table`] prints the reports for a person.
 
 mod cell;
 mod client;
@@ -19,6 +20,7 @@ mod drive;
 mod errors;
 mod harness;
 mod report;
+mod table;
 
 pub use cell::{
     Cell, Limits, DEFAULT_CALLS, DEFAULT_CELL_TIME_LIMIT, DEFAULT_CONNECTIONS, DEFAULT_DEADLINE,
@@ -29,3 +31,4 @@ pub use drive::{drive, Worker, WorkerResult};
 pub use errors::{ErrorCounts, ErrorKind, LoadError};
 pub use harness::{Harness, RuntimeKind, ServerChoice};
 pub use report::{ClientPath, Report};
+pub use table::{table, Row};

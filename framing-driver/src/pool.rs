@@ -16,7 +16,9 @@
 //! A handle keeps the host p2c picked for it for its next calls, up to
 //! `STICKY_CALLS` (64) in all, as long as every earlier call it sent there
 //! was answered, the host is ready, and no member came or went; then it
-//! asks the balancer again. A task that clones the pool makes its calls
+//! asks the balancer again, and moves to p2c's pick only if that host has
+//! clearly fewer calls pending (at most three quarters). A task that
+//! clones the pool makes its calls
 //! one after another on one connection, as with a plain client, so the
 //! connection's driver can batch them with the calls of the other tasks
 //! its answers woke. Picking anew for every call spread those calls
@@ -94,7 +96,10 @@ pub struct Pool<R: Runtime, K: Key = usize> {
 /// 300,000 calls over 5 connections to one host, medians of 5 runs
 /// (CPU seconds, RPC/s): a pick per call 1.26 s, 75 k; sticky for 16
 /// calls 0.52 s, 193 k; 32 calls 0.49 s, 202 k; 64 calls 0.46 s, 206 k;
-/// the plain client 0.40 s, 233 k.
+/// the plain client 0.40 s, 233 k. Moving only to a clearly less loaded
+/// host at the end of the 64 calls then took the `writev` count back to
+/// the plain client's (17.6 k vs 17.7 k; 19.4 k when every re-pick
+/// moved) and CPU to 1.09× its (medians of 6).
 const STICKY_CALLS: u32 = 64;
 
 struct Shared<R: Runtime, K: Key> {
@@ -103,6 +108,25 @@ struct Shared<R: Runtime, K: Key> {
     /// Bumped at every membership change, so no handle keeps a host that
     /// left (or was replaced).
     members: Arc<AtomicU64>,
+}
+
+/// What became of a call offered to a handle's host.
+enum Stuck<R: Runtime> {
+    /// Sent to it, under this epoch.
+    Sent(crate::CallFuture, u64),
+    /// Not sent: its calls are used up, but it is ready and answering.
+    Expired(Client<R>),
+    /// Not sent: no host, or one to let go.
+    None,
+}
+
+/// Whether `fresh`, just picked by p2c, is clearly less loaded than
+/// `old`, the host a handle's calls went to: at most three quarters of its
+/// pending calls. Otherwise the handle keeps `old`, so that hosts about
+/// as loaded do not trade tasks (each move costs the batching of the
+/// moved calls), while a host that falls behind loses tasks.
+fn less_loaded<R: Runtime>(fresh: &Client<R>, old: &Client<R>) -> bool {
+    fresh.pending_calls() * 4 < old.pending_calls() * 3
 }
 
 /// A handle's current host, if it may keep it.
@@ -240,23 +264,36 @@ impl<R: Runtime, K: Key> Pool<R, K> {
             Poll::Ready(self.call_stuck(cx, members, &mut payload, opts))
         })
         .await;
-        if let Some((call, epoch)) = stuck {
-            let result = call.await;
-            self.answered(epoch, result.is_ok());
-            return result;
-        }
+        let mut incumbent = match stuck {
+            Stuck::Sent(call, epoch) => {
+                let result = call.await;
+                self.answered(epoch, result.is_ok());
+                return result;
+            }
+            Stuck::Expired(client) => Some(client),
+            Stuck::None => None,
+        };
         let payload = payload.expect("sent only when stuck");
         // Mostly a host is ready at once: then the client's own deadline
         // (a timer of its core) is the call's, and no runtime timer is
         // armed per call (one was, for every call, costing a registration
         // and a removal in the runtime's timer wheel).
         let first = std::future::poll_fn(|cx| Poll::Ready(self.poll_pick(cx))).await;
-        let picked = match first {
-            Poll::Ready(picked) => picked?,
+        let client = match first {
+            Poll::Ready(picked) => {
+                // Ready at once: the member hands itself back.
+                let fresh = picked?.await.map_err(to_call_error)?;
+                match incumbent.take() {
+                    Some(old) if !less_loaded(&fresh, &old) => old,
+                    _ => fresh,
+                }
+            }
+            // The host this handle had is still ready.
+            Poll::Pending if incumbent.is_some() => incumbent.take().expect("some"),
             Poll::Pending => {
                 let timeout = opts.effective_timeout(self.config.core().call_timeout());
                 let wait = std::future::poll_fn(|cx| self.poll_pick(cx));
-                match timeout {
+                let picked = match timeout {
                     None => wait.await?,
                     Some(t) => {
                         let at = R::now() + t;
@@ -270,11 +307,10 @@ impl<R: Runtime, K: Key> Pool<R, K> {
                         opts = opts.timeout(left.max(Duration::from_nanos(1)));
                         picked
                     }
-                }
+                };
+                picked.await.map_err(to_call_error)?
             }
         };
-        // Ready at once: the member hands itself back.
-        let client = picked.await.map_err(to_call_error)?;
         let call = client.call_with(payload, opts);
         let epoch = self.stick(client, members);
         let result = call.await;
@@ -286,30 +322,39 @@ impl<R: Runtime, K: Key> Pool<R, K> {
         self.sticky.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends the call to this handle's host if it may keep it: calls left,
-    /// every earlier one answered, no membership change since `members`,
-    /// and the host ready. Otherwise lets it go and leaves `payload`.
+    /// Sends the call to this handle's host if it may keep it: every
+    /// earlier call answered, no membership change since `members`, the
+    /// host ready, and calls left. With no calls left (but all else
+    /// holding) hands the host back to be weighed against a fresh pick;
+    /// otherwise lets it go. Leaves `payload` unless it sent the call.
     fn call_stuck(
         &self,
         cx: &mut Context<'_>,
         members: u64,
         payload: &mut Option<Bytes>,
         opts: CallOptions,
-    ) -> Option<(crate::CallFuture, u64)> {
+    ) -> Stuck<R> {
         let mut sticky = self.lock_sticky();
-        let host = sticky.host.as_mut()?;
-        let keep = host.calls_left > 0
-            && host.unanswered == 0
+        let Some(host) = sticky.host.as_mut() else {
+            return Stuck::None;
+        };
+        let usable = host.unanswered == 0
             && host.members == members
             && matches!(host.client.poll_ready(cx), Poll::Ready(Ok(())));
-        if !keep {
-            sticky.host = None;
-            return None;
+        if !usable || host.calls_left == 0 {
+            let host = sticky.host.take().expect("some");
+            return if usable {
+                Stuck::Expired(host.client)
+            } else {
+                Stuck::None
+            };
         }
+        let Some(sent) = payload.take() else {
+            return Stuck::None;
+        };
         host.calls_left -= 1;
         host.unanswered += 1;
-        let call = host.client.call_with(payload.take()?, opts);
-        Some((call, host.epoch))
+        Stuck::Sent(host.client.call_with(sent, opts), host.epoch)
     }
 
     /// Makes `client`, just picked and sent a call, this handle's host;

@@ -94,9 +94,12 @@ struct Args {
     /// server under the same client.
     #[arg(long)]
     baseline: bool,
-    /// Which embedded echo server the clients use without --connect.
-    #[arg(long, value_enum, default_value_t = ServerChoice::Own)]
-    server: ServerChoice,
+    /// Which embedded echo server the clients use without --connect;
+    /// several, comma-separated (e.g. `framing,framing-service`), run each
+    /// cell against each in turn and print `server_ratio=` (each server's
+    /// RPC/s over the first's, per client).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "own")]
+    server: Vec<ServerChoice>,
     /// The framing client's max_buffer_bytes (default: the library's 1 MiB).
     #[arg(long)]
     max_buffer_bytes: Option<usize>,
@@ -164,9 +167,12 @@ fn run(args: &Args) -> Result<(), String> {
     }
     harness.framing_config = config.build().map_err(|e| format!("config: {e}"))?;
     let mut targets = Vec::new();
-    for &kind in &args.runtime {
-        targets.push((kind, harness.targets(kind, &connect, args.server)?));
+    for &server in &args.server {
+        for &kind in &args.runtime {
+            targets.push((kind, server, harness.targets(kind, &connect, server)?));
+        }
     }
+    let several_servers = args.server.len() > 1;
     let baseline_targets = if args.baseline {
         Some(harness.targets(RuntimeKind::Baseline, &connect, ServerChoice::Own)?)
     } else {
@@ -180,13 +186,33 @@ fn run(args: &Args) -> Result<(), String> {
     let mut rows = Vec::new();
     for cell in cells {
         let mut reports = Vec::new();
-        for (kind, targets) in &targets {
+        for (kind, server, targets) in &targets {
+            if several_servers {
+                println!("server={}", server_name(*server));
+            }
             let report = harness.run_cell_on(*kind, targets, cell, limits)?;
             println!("{}", report.line());
             if let Some(e) = &report.first_error {
                 eprintln!("  first error: {e}");
             }
             reports.push(report);
+        }
+        if several_servers {
+            // Reports are grouped by server, then client: compare each
+            // server's to the first server's, client by client.
+            let per = args.runtime.len();
+            for (i, report) in reports.iter().enumerate().skip(per) {
+                let first = &reports[i % per];
+                println!(
+                    "server_ratio={:.2} server={} vs={} runtime={} payload={} window={}",
+                    report.rps() / first.rps().max(1e-9),
+                    server_name(targets[i].1),
+                    server_name(targets[i % per].1),
+                    report.runtime,
+                    cell.payload,
+                    cell.window,
+                );
+            }
         }
         let base = match &baseline_targets {
             Some(targets) => {
@@ -277,4 +303,12 @@ mod tests {
         assert!(!within, "{line}");
         assert!(line.ends_with("within_bound=false"), "{line}");
     }
+}
+
+/// The `--server` value's name.
+fn server_name(server: ServerChoice) -> String {
+    use clap::ValueEnum;
+    server
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }

@@ -45,8 +45,13 @@ pub enum ServerChoice {
     Own,
     /// Every client against the baseline echo server.
     Baseline,
-    /// Every client against the framing-tokio echo server.
+    /// Every client against the framing-tokio echo server (a closure
+    /// handler).
     Framing,
+    /// Every client against the framing-tokio echo server with a
+    /// `tower::Service` handler made per connection
+    /// (`Server::serve_service`), to compare with `framing`.
+    FramingService,
     /// Every client against the framing-async-std echo server.
     FramingAsyncStd,
     /// Every client against the framing-smol echo server.
@@ -59,6 +64,7 @@ pub struct Harness {
     rt: tokio::runtime::Runtime,
     baseline_server: Option<baseline::EchoServer>,
     framing_server: Option<framing_tokio::Server>,
+    service_server: Option<framing_tokio::Server>,
     async_std_server: Option<framing_async_std::Server>,
     smol_server: Option<framing_smol::Server>,
     /// Settings for framing clients (e.g. a larger `max_buffer_bytes`, or
@@ -88,6 +94,7 @@ impl Harness {
             rt,
             baseline_server: None,
             framing_server: None,
+            service_server: None,
             async_std_server: None,
             smol_server: None,
             framing_config: framing_driver::Config::default(),
@@ -112,6 +119,35 @@ impl Harness {
             .as_ref()
             .map(|s| s.local_addr())
             .expect("started"))
+    }
+
+    /// The address of the embedded framing-tokio echo server whose handler
+    /// is a `tower::Service` per connection, started if needed.
+    ///
+    /// # Errors
+    /// If it cannot bind.
+    pub fn service_server(&mut self) -> Result<SocketAddr, String> {
+        if self.service_server.is_none() {
+            let server = self.rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("framing service echo server: {e}"))?;
+                Ok::<_, String>(framing_tokio::Server::serve_service(
+                    listener,
+                    framing_driver::Config::default(),
+                    |_: &framing_driver::ConnectionInfo| {
+                        tower::service_fn(|req: framing_driver::Request| async move {
+                            Ok::<_, std::convert::Infallible>(req.payload)
+                        })
+                    },
+                ))
+            })?;
+            self.service_server = Some(server);
+        }
+        self.service_server
+            .as_ref()
+            .and_then(|s| s.local_addr())
+            .ok_or_else(|| "framing service echo server has no address".to_string())
     }
 
     /// The address of the embedded framing-tokio echo server, started if
@@ -207,6 +243,7 @@ impl Harness {
             (ServerChoice::Framing, _) | (ServerChoice::Own, RuntimeKind::Tokio) => {
                 self.framing_server()
             }
+            (ServerChoice::FramingService, _) => self.service_server(),
             (ServerChoice::FramingAsyncStd, _) | (ServerChoice::Own, RuntimeKind::AsyncStd) => {
                 self.async_std_server()
             }

@@ -288,6 +288,14 @@ fn peak_rss_bytes() -> Option<usize> {
     Some(kib * 1024)
 }
 
+/// The `--server` value's name.
+fn server_name(server: ServerChoice) -> String {
+    use clap::ValueEnum;
+    server
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,12 +311,4 @@ mod tests {
         assert!(!within, "{line}");
         assert!(line.ends_with("within_bound=false"), "{line}");
     }
-}
-
-/// The `--server` value's name.
-fn server_name(server: ServerChoice) -> String {
-    use clap::ValueEnum;
-    server
-        .to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_owned())
 }

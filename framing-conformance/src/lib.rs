@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod flaky;
 pub mod memory;
 pub mod peer;
 pub mod runtimes;

@@ -283,7 +283,7 @@ macro_rules! conformance_suite {
             with_fail_fast_calls_fail_at_once_while_the_server_is_down,
             closing_a_reconnecting_client_while_the_server_is_down_ends_every_call_at_once,
         }
-        // The server's programming model (SPEC §10).
+        // The server's programming model and limits (SPEC §10).
         $crate::__conformance_tests! { $rt, Timed;
             a_concurrency_limit_layer_keeps_two_handler_calls_running_at_most_and_answers_all,
             a_timeout_layer_fails_a_slow_request_alone_and_the_connection_goes_on,
@@ -291,6 +291,11 @@ macro_rules! conformance_suite {
             a_handler_panicking_on_every_tenth_request_leaves_only_those_unanswered,
             a_handler_panicking_on_every_tenth_request_answers_those_with_the_failure_response,
             a_handler_that_never_finishes_is_ended_by_the_request_timeout,
+            a_fourth_connection_waits_until_one_of_three_allowed_closes,
+            a_silent_connection_is_closed_by_the_idle_timeout,
+            a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout,
+            graceful_shutdown_answers_in_flight_requests_refuses_new_connections_then_resolves,
+            accept_errors_are_counted_and_the_server_goes_on_serving,
         }
     };
 }

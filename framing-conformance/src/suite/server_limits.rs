@@ -1,0 +1,280 @@
+//! The server's limits and its life (SPEC §10): connections per server,
+//! the idle timeout, graceful shutdown of an awaited server, and accept
+//! errors that do not end it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use framing_driver::{
+    Bytes, CallError, CallOptions, Client, Config, DisconnectReason, EventKind, Events, Server,
+};
+use futures_util::future::join_all;
+use futures_util::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::flaky::{FlakyAccept, FlakyListener};
+use crate::util::{connect, eventually, expect_no_event, next_event, serve, sleep, within, WAIT};
+use crate::TestRuntime;
+
+/// The idle timeout of the idle tests.
+const IDLE: Duration = Duration::from_millis(300);
+
+/// How late after the idle timeout the server may close a silent
+/// connection.
+const IDLE_SLACK: Duration = Duration::from_millis(500);
+
+/// An echo server with this config.
+fn echo_with<R: TestRuntime>(config: Config) -> (Server<R>, SocketAddr) {
+    serve::<R, _, _>(config, |req: Bytes| async move { req })
+}
+
+/// The first `Disconnected` event of `events`, within `limit`.
+async fn disconnected<R: TestRuntime>(
+    events: &mut Events,
+    limit: Duration,
+    what: &str,
+) -> DisconnectReason {
+    within::<R, _>(limit, what, async {
+        loop {
+            match events.recv().await.map(|ev| ev.kind) {
+                Some(EventKind::Disconnected { last_error }) => return last_error,
+                Some(_) => {}
+                None => panic!("the event stream ended without Disconnected: {what}"),
+            }
+        }
+    })
+    .await
+}
+
+/// With `max_connections = 3`, a fourth connection is not served while
+/// the first three are open (its call times out; the limit is counted),
+/// and is served once one of them closes.
+pub async fn a_fourth_connection_waits_until_one_of_three_allowed_closes<R: TestRuntime>() {
+    let config = Config::builder()
+        .max_connections(Some(3))
+        .build()
+        .expect("a valid config");
+    let (server, addr) = echo_with::<R>(config);
+    let mut first = Vec::new();
+    for i in 0..3 {
+        let client = connect::<R>(addr).await;
+        let answer = within::<R, _>(WAIT, "an answer", client.call(format!("c{i}"))).await;
+        assert_eq!(answer, Ok(Bytes::from(format!("c{i}"))), "client {i}");
+        first.push(client);
+    }
+    eventually::<R>("the server to reach its connection limit", || {
+        server.stats().at_connection_limit >= 1
+    })
+    .await;
+
+    // The handshake completes in the listen backlog: connecting succeeds,
+    // but nobody reads the request.
+    let fourth = connect::<R>(addr).await;
+    let waiting = within::<R, _>(
+        WAIT,
+        "the fourth client's call to time out",
+        fourth.call_with("c3", CallOptions::new().timeout(Duration::from_millis(300))),
+    )
+    .await;
+    assert_eq!(waiting, Err(CallError::DeadlineExceeded), "over the limit");
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.active), (3, 3));
+
+    first.remove(0).close();
+    let answer = within::<R, _>(WAIT, "the fourth client's answer", fourth.call("c3 again")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"c3 again")));
+    for (i, client) in first.iter().enumerate() {
+        let answer = within::<R, _>(WAIT, "an answer", client.call("still")).await;
+        assert_eq!(answer, Ok(Bytes::from_static(b"still")), "client {}", i + 1);
+    }
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.active), (4, 3));
+    assert!(stats.at_connection_limit >= 1);
+}
+
+/// With `idle_close`, the server closes a connection that sends nothing
+/// once the idle timeout has passed, and soon after (the client sees the
+/// peer close); it is counted in `idle_closed`.
+pub async fn a_silent_connection_is_closed_by_the_idle_timeout<R: TestRuntime>() {
+    let config = Config::builder()
+        .idle_close(Some(IDLE))
+        .build()
+        .expect("a valid config");
+    let (server, addr) = echo_with::<R>(config);
+    let start = Instant::now();
+    let silent = connect::<R>(addr).await;
+    let mut events = silent.events();
+    let reason = disconnected::<R>(
+        &mut events,
+        IDLE + IDLE_SLACK,
+        "the server to close the silent connection",
+    )
+    .await;
+    let took = start.elapsed();
+    assert_eq!(reason, DisconnectReason::PeerClosed);
+    assert!(took >= IDLE, "closed after {took:?}, before {IDLE:?}");
+    assert_eq!(server.stats().idle_closed, 1);
+}
+
+/// With `idle_close`, a connection making a call every 100 ms is never
+/// idle for the timeout, so it stays open and every call is answered,
+/// while a silent connection to the same server is closed meanwhile.
+pub async fn a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout<R: TestRuntime>() {
+    const EVERY: Duration = Duration::from_millis(100);
+    let config = Config::builder()
+        .idle_close(Some(IDLE))
+        .build()
+        .expect("a valid config");
+    let (server, addr) = echo_with::<R>(config);
+    let active = connect::<R>(addr).await;
+    let mut active_events = active.events();
+    let silent = connect::<R>(addr).await;
+    let mut silent_events = silent.events();
+
+    let calling = async {
+        // Four idle timeouts long.
+        for i in 0..12 {
+            let answer = within::<R, _>(WAIT, "an answer", active.call(format!("tick {i}"))).await;
+            assert_eq!(answer, Ok(Bytes::from(format!("tick {i}"))), "tick {i}");
+            sleep::<R>(EVERY).await;
+        }
+    };
+    let closing = disconnected::<R>(
+        &mut silent_events,
+        WAIT,
+        "the server to close the silent connection",
+    );
+    let ((), reason) = futures_util::future::join(calling, closing).await;
+    assert_eq!(reason, DisconnectReason::PeerClosed, "the silent one");
+
+    expect_no_event::<R>(
+        &mut active_events,
+        Duration::from_millis(1),
+        "the active connection stays open",
+    )
+    .await;
+    assert!(!active.is_closed());
+    assert_eq!(server.stats().idle_closed, 1, "only the silent one");
+}
+
+/// An awaited server (`Server::run(..).with_graceful_shutdown(signal)`):
+/// once the signal fires, new connections are refused (or closed at
+/// once), the requests in flight are answered, and the `Serve` future
+/// resolves, well before the grace period ends.
+pub async fn graceful_shutdown_answers_in_flight_requests_refuses_new_connections_then_resolves<
+    R: TestRuntime,
+>() {
+    const SLOW: Duration = Duration::from_secs(1);
+    const GRACE: Duration = Duration::from_secs(5);
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (done_tx, done_rx) = oneshot::channel();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let handled = finished.clone();
+    let config = Config::builder()
+        .shutdown_grace(GRACE)
+        .build()
+        .expect("a valid config");
+    let listener = R::bind_loopback().expect("binding 127.0.0.1:0");
+    let serve = Server::<R>::run(listener, config, move |req: Bytes| {
+        let _ = seen_tx.send(());
+        let handled = handled.clone();
+        async move {
+            sleep::<R>(SLOW).await;
+            handled.fetch_add(1, Ordering::SeqCst);
+            req
+        }
+    })
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    let addr = serve.local_addr().expect("a TCP listener has an address");
+    R::current().spawn(async move {
+        serve.await;
+        let _ = done_tx.send(());
+    });
+
+    let client = connect::<R>(addr).await;
+    let mut events = client.events();
+    let calls: Vec<_> = (0..5).map(|i| client.call(format!("slow {i}"))).collect();
+    within::<R, _>(WAIT, "the handler to see every request", async {
+        for _ in 0..5 {
+            seen.recv().await.expect("the server is running");
+        }
+    })
+    .await;
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "every request is in flight at the signal"
+    );
+    stop_tx.send(()).expect("the server awaits the signal");
+    let stopped = Instant::now();
+
+    // The listener is closed (refused), or the connection was accepted in
+    // the last moment and is closed at once.
+    let late = within::<R, _>(
+        WAIT,
+        "a connection after the signal to be refused or closed",
+        async {
+            let mut stream = R::current().connect(addr).await?;
+            let mut buf = [0u8; 1];
+            stream.read(&mut buf).await
+        },
+    )
+    .await;
+    assert!(
+        matches!(late, Err(_) | Ok(0)),
+        "a new connection after the signal must be refused or closed, read {late:?}"
+    );
+
+    let answers = within::<R, _>(WAIT, "the answers in flight", join_all(calls)).await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(answer, Ok(Bytes::from(format!("slow {i}"))), "call {i}");
+    }
+    within::<R, _>(WAIT, "the Serve future to resolve", done_rx)
+        .await
+        .expect("the serving task ran to its end");
+    assert!(
+        stopped.elapsed() < GRACE,
+        "resolved {:?} after the signal: it waited for the whole grace",
+        stopped.elapsed()
+    );
+    let ev = next_event::<R>(&mut events, "the client's Disconnected").await;
+    assert_eq!(
+        ev.kind,
+        EventKind::Disconnected {
+            last_error: DisconnectReason::PeerClosed
+        }
+    );
+}
+
+/// `accept` failing with `EMFILE` (out of file descriptors) does not end
+/// the server: each failure is counted in `accept_errors`, the server
+/// backs off and tries again, and then serves connections as usual.
+pub async fn accept_errors_are_counted_and_the_server_goes_on_serving<R: TestRuntime>() {
+    const FAILURES: usize = 5;
+    let listener = FlakyListener::new(R::bind_loopback().expect("binding"), FAILURES);
+    let failures_left = listener.failures_left();
+    let server = Server::<FlakyAccept<R>>::serve_with(
+        listener,
+        Config::default(),
+        |req: Bytes| async move { req },
+    );
+    let addr = server.local_addr().expect("a TCP listener has an address");
+    for i in 0..2 {
+        let client: Client<R> = connect::<R>(addr).await;
+        let answer = within::<R, _>(WAIT, "an answer", client.call(format!("c{i}"))).await;
+        assert_eq!(answer, Ok(Bytes::from(format!("c{i}"))), "client {i}");
+    }
+    assert_eq!(
+        failures_left.load(Ordering::SeqCst),
+        0,
+        "every failure was served"
+    );
+    let stats = server.stats();
+    assert_eq!(stats.accept_errors, FAILURES as u64);
+    assert_eq!(stats.accepted, 2);
+}

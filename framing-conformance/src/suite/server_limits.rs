@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use framing_driver::{
     Bytes, CallError, CallOptions, Client, Config, DisconnectReason, EventKind, Events, Server,
 };
-use futures_util::future::join_all;
+use futures_util::future::{join_all, select, Either};
 use futures_util::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -121,10 +121,15 @@ pub async fn a_silent_connection_is_closed_by_the_idle_timeout<R: TestRuntime>()
 /// With `idle_close`, a connection making a call every 100 ms is never
 /// idle for the timeout, so it stays open and every call is answered,
 /// while a silent connection to the same server is closed meanwhile.
+///
+/// The timeout is ten times the spacing of the calls: on a loaded machine
+/// (load 12 on 2 cores, measured) a 100 ms sleep took 390 ms, and a
+/// connection that really was silent for the timeout is rightly closed.
 pub async fn a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout<R: TestRuntime>() {
     const EVERY: Duration = Duration::from_millis(100);
+    const ACTIVE_IDLE: Duration = Duration::from_secs(1);
     let config = Config::builder()
-        .idle_close(Some(IDLE))
+        .idle_close(Some(ACTIVE_IDLE))
         .build()
         .expect("a valid config");
     let (server, addr) = echo_with::<R>(config);
@@ -134,10 +139,18 @@ pub async fn a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout<
     let mut silent_events = silent.events();
 
     let calling = async {
-        // Four idle timeouts long.
-        for i in 0..12 {
+        // Two and a half idle timeouts long.
+        let mut longest_gap = Duration::ZERO;
+        let mut last = Instant::now();
+        for i in 0..25 {
+            longest_gap = longest_gap.max(last.elapsed());
             let answer = within::<R, _>(WAIT, "an answer", active.call(format!("tick {i}"))).await;
-            assert_eq!(answer, Ok(Bytes::from(format!("tick {i}"))), "tick {i}");
+            assert_eq!(
+                answer,
+                Ok(Bytes::from(format!("tick {i}"))),
+                "tick {i}; the longest gap between calls so far: {longest_gap:?}"
+            );
+            last = Instant::now();
             sleep::<R>(EVERY).await;
         }
     };
@@ -159,10 +172,22 @@ pub async fn a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout<
     assert_eq!(server.stats().idle_closed, 1, "only the silent one");
 }
 
+/// How long a connection made just after the shutdown signal may stay
+/// open before the test takes it for half-open (see below).
+const LATE_CLOSE: Duration = Duration::from_secs(1);
+
 /// An awaited server (`Server::run(..).with_graceful_shutdown(signal)`):
 /// once the signal fires, new connections are refused (or closed at
 /// once), the requests in flight are answered, and the `Serve` future
 /// resolves, well before the grace period ends.
+///
+/// A connection whose handshake completes as the listener closes can be
+/// left half-open on the client's side, with no socket at all on the
+/// server's (seen 3 times in about 150 runs of the suite on async-std under
+/// load: the client socket `ESTABLISHED`, no server end in
+/// `/proc/net/tcp`, no reset received). The kernel drops it, not the server:
+/// then the test checks instead that the listener is closed and that the
+/// server has ended.
 pub async fn graceful_shutdown_answers_in_flight_requests_refuses_new_connections_then_resolves<
     R: TestRuntime,
 >() {
@@ -217,18 +242,26 @@ pub async fn graceful_shutdown_answers_in_flight_requests_refuses_new_connection
     // the last moment and is closed at once.
     let late = within::<R, _>(
         WAIT,
-        "a connection after the signal to be refused or closed",
-        async {
-            let mut stream = R::current().connect(addr).await?;
-            let mut buf = [0u8; 1];
-            stream.read(&mut buf).await
-        },
+        "a connection after the signal to be refused or made",
+        R::current().connect(addr),
     )
     .await;
-    assert!(
-        matches!(late, Err(_) | Ok(0)),
-        "a new connection after the signal must be refused or closed, read {late:?}"
-    );
+    let half_open = match late {
+        Err(_) => false,
+        Ok(mut stream) => {
+            let mut buf = [0u8; 1];
+            let read = stream.read(&mut buf);
+            let timer = R::current().timer(R::now() + LATE_CLOSE);
+            futures_util::pin_mut!(read);
+            match select(read, timer).await {
+                Either::Left((Ok(0) | Err(_), _)) => false,
+                Either::Left((Ok(n), _)) => {
+                    panic!("a connection made after the signal read {n} bytes")
+                }
+                Either::Right(_) => true,
+            }
+        }
+    };
 
     let answers = within::<R, _>(WAIT, "the answers in flight", join_all(calls)).await;
     for (i, answer) in answers.into_iter().enumerate() {
@@ -249,6 +282,16 @@ pub async fn graceful_shutdown_answers_in_flight_requests_refuses_new_connection
             last_error: DisconnectReason::PeerClosed
         }
     );
+    if half_open {
+        // Nothing of the server is left (every task ended), and its
+        // listener is closed: the late connection's server end was lost in
+        // the kernel, not kept by the server.
+        let again = within::<R, _>(WAIT, "a connect after Serve", R::current().connect(addr)).await;
+        assert!(
+            again.is_err(),
+            "a late connection stayed open {LATE_CLOSE:?} and the listener still accepts"
+        );
+    }
 }
 
 /// `accept` failing with `EMFILE` (out of file descriptors) does not end

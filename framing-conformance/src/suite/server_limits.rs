@@ -321,3 +321,35 @@ pub async fn accept_errors_are_counted_and_the_server_goes_on_serving<R: TestRun
     assert_eq!(stats.accept_errors, FAILURES as u64);
     assert_eq!(stats.accepted, 2);
 }
+
+/// With `idle_close`, a connection whose request the handler is still
+/// working on is not silent: it is not closed while its answer is due
+/// (the handler takes three idle timeouts), and it is closed once it has
+/// been silent for the timeout after the answer.
+pub async fn a_connection_awaiting_a_slow_answer_is_not_closed_by_the_idle_timeout<
+    R: TestRuntime,
+>() {
+    const SLOW: Duration = Duration::from_millis(900);
+    let config = Config::builder()
+        .idle_close(Some(IDLE))
+        .build()
+        .expect("a valid config");
+    let (server, addr) = serve::<R, _, _>(config, |req: Bytes| async move {
+        sleep::<R>(SLOW).await;
+        req
+    });
+    let client = connect::<R>(addr).await;
+    let mut events = client.events();
+    let answer = within::<R, _>(WAIT, "the slow answer", client.call("slow")).await;
+    assert_eq!(answer, Ok(Bytes::from_static(b"slow")));
+    assert_eq!(server.stats().idle_closed, 0, "not closed while busy");
+
+    let reason = disconnected::<R>(
+        &mut events,
+        IDLE + IDLE_SLACK,
+        "the server to close the connection once silent",
+    )
+    .await;
+    assert_eq!(reason, DisconnectReason::PeerClosed);
+    assert_eq!(server.stats().idle_closed, 1);
+}

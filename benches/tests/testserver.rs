@@ -1,9 +1,11 @@
 //! The fault-injecting test server over loopback: its modes, its options
 //! and its binary.
 
+mod common;
+use common::spawn_testserver;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use framing_benches::testserver::{
@@ -177,39 +179,6 @@ async fn read_until_closed(sock: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// The binary, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary with `args` on 127.0.0.1:0 and reads its address.
-fn spawn_binary(args: &[&str]) -> (Server, SocketAddr) {
-    let mut child = Server(
-        Command::new(env!("CARGO_BIN_EXE_framing-testserver"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
 #[test]
 fn options_default_to_echo_with_the_npm_servers_timers() {
     let expected = TestServerOptions {
@@ -270,7 +239,7 @@ async fn stall_mode_counts_stuck_ms_from_each_requests_arrival() {
 
 #[test]
 fn testserver_binary_stall_mode_answers_after_stuck_ms() {
-    let (_server, addr) = spawn_binary(&["--mode", "stall", "--stuck-ms", "200"]);
+    let (_server, addr) = spawn_testserver(&["--mode", "stall", "--stuck-ms", "200"]);
     let mut sock = std::net::TcpStream::connect_timeout(&addr, BOUND).unwrap();
     sock.set_read_timeout(Some(BOUND)).unwrap();
     let req = request(9, b"from the binary");

@@ -5,9 +5,12 @@
 //! in testserver.rs). Every run is bounded: calls carry deadlines, and a
 //! binary still running after a minute fails the test.
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+use common::{spawn_testserver, Process};
+
+use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,40 +79,6 @@ fn loadgen_echo_cell_answers_every_call_on_every_runtime() {
         let report = harness.run_cell(kind, addr, cell, limits).unwrap();
         assert_eq!((report.ok, report.errors), (2_000, 0), "{}", report.line());
     }
-}
-
-/// A child process, killed when dropped (a failed test leaves none behind).
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `framing-testserver` on 127.0.0.1:0 with `args` and reads its
-/// address from its first line.
-fn spawn_testserver(args: &[&str]) -> (Process, SocketAddr) {
-    let mut child = Process(
-        Command::new(env!("CARGO_BIN_EXE_framing-testserver"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("testserver said {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
 }
 
 /// What a `framing-loadgen` run printed.

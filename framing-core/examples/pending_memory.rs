@@ -20,35 +20,13 @@
 //! calls. At 1,000 calls that is 98 B without deadlines and 118 B with;
 //! at 100,000, 58 B and 78 B.
 
-#![allow(unsafe_code)] // the counting allocator; see its SAFETY notes
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use framing_core::{CallOptions, Config, Connection};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards unchanged to the system allocator, which upholds the
-// `GlobalAlloc` contract; counting does not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout is valid for `System` too.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: `p` was allocated by `System` with layout `l`.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static HEAP: framing_heapcount::Counting = framing_heapcount::Counting;
 
 fn measure(n: usize, deadline: bool) -> f64 {
     let t0 = Instant::now();
@@ -59,7 +37,7 @@ fn measure(n: usize, deadline: bool) -> f64 {
         .unwrap();
     let mut conn: Connection<Instant, [u64; 2]> = Connection::client(config, t0);
     let payload = Bytes::from_static(&[0u8; 50]);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = framing_heapcount::live();
     for i in 0..n {
         let opts = if deadline {
             CallOptions::new().timeout(Duration::from_secs(5))
@@ -76,7 +54,7 @@ fn measure(n: usize, deadline: bool) -> f64 {
     let q = conn.queued_bytes();
     conn.poll_transmit(t0).expect("bytes queued").advance(q);
     let _ = conn.poll_timeout();
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = framing_heapcount::live();
     assert_eq!(conn.pending_calls(), n);
     (after - before) as f64 / n as f64
 }

@@ -35,45 +35,14 @@
 //! each count one) in a debug build, where it takes about 1 s on the
 //! reference machine (2 cores, shared); 10 000 000 in a release build.
 
-#![allow(unsafe_code)] // the counting allocator; see its SAFETY notes
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use framing_core::{CallOptions, Config, Connection, Event, RpcId};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards unchanged to the system allocator, which upholds the
-// `GlobalAlloc` contract; counting does not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: the caller's layout is valid for `System` too.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: `p` was allocated by `System` with layout `l`.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
-        let grow = new_size as isize - l.size() as isize;
-        let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: forwarded as received; `p` came from `System` with `l`.
-        unsafe { System.realloc(p, l, new_size) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static HEAP: framing_heapcount::Counting = framing_heapcount::Counting;
 
 const OPERATIONS: u64 = if cfg!(debug_assertions) {
     1_000_000
@@ -151,8 +120,8 @@ fn a_client_stays_under_its_memory_bound_through_a_million_calls_cancels_timeout
     let mut very_late: VecDeque<(u64, RpcId)> = VecDeque::with_capacity(VERY_LATE_HELD);
     let mut samples: Vec<isize> = Vec::with_capacity((OPERATIONS / CHECK_EVERY) as usize + 2);
 
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = framing_heapcount::live();
+    framing_heapcount::reset_peak();
 
     let config = Config::builder()
         .late_memory(LATE_MEMORY)
@@ -243,8 +212,8 @@ fn a_client_stays_under_its_memory_bound_through_a_million_calls_cancels_timeout
 
         if n.total() >= next_check {
             next_check += CHECK_EVERY;
-            let live = LIVE.load(Ordering::Relaxed) - baseline;
-            let peak = PEAK.load(Ordering::Relaxed) - baseline;
+            let live = framing_heapcount::live() - baseline;
+            let peak = framing_heapcount::peak() - baseline;
             samples.push(live);
             assert!(
                 peak <= BOUND,
@@ -273,11 +242,11 @@ fn a_client_stays_under_its_memory_bound_through_a_million_calls_cancels_timeout
         second <= first + 4 * KIB,
         "live memory grew: {first} B in the first half, {second} B in the second"
     );
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak = framing_heapcount::peak() - baseline;
     println!(
         "{} operations ({n:?}): peak {peak} B, bound {BOUND} B, live at the end {} B",
         n.total(),
-        LIVE.load(Ordering::Relaxed) - baseline
+        framing_heapcount::live() - baseline
     );
 }
 

@@ -9,44 +9,15 @@
 //! so the tests in this file run one at a time (a lock), each measuring
 //! only itself.
 
-#![allow(unsafe_code)] // the counting allocator; see its SAFETY notes
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use framing_tokio::{Bytes, Client, Server};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards unchanged to the system allocator, which upholds the
-// `GlobalAlloc` contract; counting touches neither the memory nor the
-// layout.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout is valid for `System` too.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: `p` was allocated by `System` with layout `l`.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: `p` was allocated by `System` with layout `l`; the
-        // caller guarantees `new` is a valid size for it.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static HEAP: framing_heapcount::Counting = framing_heapcount::Counting;
 
 /// One measurement at a time: the counter is process-wide.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -66,7 +37,7 @@ fn two_workers() -> tokio::runtime::Runtime {
 }
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    framing_heapcount::live()
 }
 
 /// The default frame: 4-byte length, 4-byte id, payload.

@@ -5,37 +5,14 @@
 //!
 //! Bounded by time: `FRAMING_SOAK_SECS` (default 5; CI runs 60 in release).
 
-#![allow(unsafe_code)] // the counting allocator below; see its SAFETY notes
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use framing_tokio::{Bytes, CallError, CallOptions, Client, Config, Server};
 
-/// Counts live heap bytes, so the test can see memory come back.
-struct Counting;
-
-static LIVE: AtomicI64 = AtomicI64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator, which
-// upholds the `GlobalAlloc` contract; the counter has no effect on memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: same layout, as the caller guarantees to us.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static HEAP: framing_heapcount::Counting = framing_heapcount::Counting;
 
 /// What the server does with a request, chosen by its first byte.
 const ECHO: u8 = 0;
@@ -55,7 +32,7 @@ const DEADLINE: Duration = Duration::from_millis(100);
 /// what a leak would look like: one connection's state left behind (its
 /// event channel alone holds 256 slots), or one allocation of 16 bytes
 /// per 1,000 calls (the 5 s debug soak makes about 260,000 calls).
-const LEAK_BOUND: i64 = 4 << 10;
+const LEAK_BOUND: isize = 4 << 10;
 
 #[derive(Default)]
 struct Tally {
@@ -254,10 +231,10 @@ fn soak_completes_every_call_exactly_once_and_returns_memory() {
     // Warm up the runtime's own structures before taking the baseline.
     rt.block_on(soak(1));
     std::thread::sleep(Duration::from_millis(200));
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = framing_heapcount::live();
     rt.block_on(soak(secs));
     std::thread::sleep(Duration::from_millis(200));
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = framing_heapcount::live();
     drop(rt);
     eprintln!("live heap before={before} after={after}");
     assert!(

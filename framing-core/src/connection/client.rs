@@ -77,13 +77,15 @@ impl<T: Timestamp, C> Connection<T, C> {
         if self.role != Role::Client {
             return Err(CallError::WrongRole);
         }
-        match self.state() {
+        // As `state()` reads, without cloning the state on every call.
+        match &self.state {
             State::Open => {}
+            State::ShuttingDown { .. } if self.shutdown_done() => return Err(CallError::Closed),
             State::ShuttingDown { .. } => return Err(CallError::ShuttingDown),
-            State::Closed(reason) => return Err(reason),
+            State::Closed(reason) => return Err(reason.clone()),
             State::Disconnected { reason } => {
                 if self.unsent.fail_fast() {
-                    return Err(CallError::Disconnected(reason));
+                    return Err(CallError::Disconnected(reason.clone()));
                 }
             }
         }

@@ -54,7 +54,7 @@ impl<T: Timestamp, C> Connection<T, C> {
     /// A graceful shutdown has nothing left to wait for. Once true it stays
     /// true: no call is accepted, no request read and no answer queued
     /// after a shutdown completes.
-    fn shutdown_done(&self) -> bool {
+    pub(super) fn shutdown_done(&self) -> bool {
         matches!(self.state, State::ShuttingDown { .. })
             && self.pending.live() == 0
             && self.queue.is_empty()

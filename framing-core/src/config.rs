@@ -153,7 +153,12 @@ impl ConfigBuilder {
         self.config.codec = codec;
         self
     }
-    /// Idle timeout; `None` disables it (default 5 s).
+    /// Idle timeout; `None` disables it (default 5 s). After this long
+    /// without traffic the connection raises [`Event::IdleTimeout`] (it
+    /// stays open) and lets go of an empty read buffer that a burst grew,
+    /// so a silent connection holds no more than a new one.
+    ///
+    /// [`Event::IdleTimeout`]: crate::Event::IdleTimeout
     pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
         self.config.idle_timeout = t;
         self

@@ -3,7 +3,8 @@
 //! process holds per connection (every allocation: the core's buffers, the
 //! driver's task, channels and timers, tokio's registration) must stay
 //! under 8 KiB. A busy connection grows its buffers and gives them back
-//! once it is quiet again.
+//! once it is quiet again: after small reads, or at its idle timeout when
+//! it falls silent.
 //!
 //! The counts come from a counting global allocator in this test binary,
 //! so the tests in this file run one at a time (a lock), each measuring
@@ -14,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use framing_tokio::{Bytes, Client, Server};
+use framing_tokio::{Bytes, Client, Config, CoreConfig, Server};
 
 #[global_allocator]
 static HEAP: framing_heapcount::Counting = framing_heapcount::Counting;
@@ -195,6 +196,58 @@ fn a_busy_connection_grows_its_buffers_and_gives_them_back_when_quiet() {
         assert!(
             after - idle < 16 * 1024,
             "the buffers should be given back: {} B above idle",
+            after - idle
+        );
+        client.close();
+        server.shutdown(Duration::from_secs(1)).await;
+    });
+}
+
+#[test]
+fn a_connection_silent_after_a_burst_gives_its_buffers_back_at_its_idle_timeout() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let idle_timeout = Duration::from_millis(300);
+        let config = Config::builder()
+            .core(
+                CoreConfig::builder()
+                    .idle_timeout(Some(idle_timeout))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server::serve_with(listener, config.clone(), |req: Bytes| async move { req });
+        let addr = server.local_addr().unwrap();
+        let client = Client::connect_with(addr, config).await.unwrap();
+        client.call("warm").await.unwrap();
+        let idle = settled().await;
+        let big = Bytes::from(vec![7u8; 16 * 1024]);
+        let calls: Vec<_> = (0..64).map(|_| client.call(big.clone())).collect();
+        for call in calls {
+            assert_eq!(call.await.unwrap().len(), big.len());
+        }
+        drop(big);
+        // Nothing more is sent: no small read can shrink the room.
+        let just_after = settled().await;
+        tokio::time::sleep(idle_timeout * 2).await;
+        let after = settled().await;
+        println!(
+            "idle {idle} B, just after the burst {just_after} B, after the idle timeout {after} B"
+        );
+        assert!(
+            just_after - idle > 64 * 1024,
+            "the burst should have left its rooms until the idle timeout: {} B",
+            just_after - idle
+        );
+        assert!(
+            after - idle < 16 * 1024,
+            "the buffers should be given back at the idle timeout: {} B above idle",
             after - idle
         );
         client.close();

@@ -27,7 +27,10 @@
 //! the allocation behind it is at least twice the room now wanted (a large
 //! frame has passed, or the room shrank), it is released and a new one of
 //! the room's size is made; frames still held by the application keep the
-//! old one alive only as long as they live.
+//! old one alive only as long as they live. A connection that goes silent
+//! after a burst reads nothing that could shrink its room, so when its idle
+//! timeout fires (`Config::idle_timeout`, 5 s by default) an empty buffer
+//! is let go and the room starts again from 4 KiB.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -108,6 +111,18 @@ impl Decoder {
     pub(crate) fn release_if_quiet(&mut self) {
         if self.is_quiet() && self.held > 0 {
             self.clear();
+        }
+    }
+
+    /// The connection has been idle a while: with nothing buffered, the
+    /// buffer is let go and the room starts again from the smallest, as
+    /// for a new connection. A busy connection's room is otherwise only
+    /// shrunk by small reads, and an idle one reads nothing.
+    pub(crate) fn trim(&mut self) {
+        if self.filled == 0 {
+            self.clear();
+            self.room = self.min_room;
+            self.small_reads = 0;
         }
     }
 
@@ -457,5 +472,37 @@ mod tests {
         assert!(rooms.len() > 1 && !d.is_quiet(), "rooms {rooms:?}");
         d.release_if_quiet();
         assert!(d.capacity() > 0, "a busy decoder keeps its room");
+    }
+
+    #[test]
+    fn trimming_an_idle_decoder_after_a_burst_lets_its_buffer_go_but_not_a_partial_frame() {
+        let codec = Codec::default();
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let burst: Vec<u8> = (0..64).flat_map(|i| frame(i, 16 * 1024, 7)).collect();
+        let (rooms, frames) = read_all(&mut d, &codec, &burst);
+        assert_eq!(frames.len(), 64);
+        drop(frames);
+        assert_eq!(*rooms.iter().max().unwrap(), DEFAULT_READ_CHUNK);
+        d.release_if_quiet();
+        assert!(
+            d.capacity() >= DEFAULT_READ_CHUNK / 2,
+            "a burst keeps its room"
+        );
+        d.trim();
+        assert_eq!(d.capacity(), 0, "an idle decoder holds no buffer");
+        assert_eq!(
+            d.recv_buffer().len(),
+            MIN_READ_ROOM,
+            "the room starts again"
+        );
+
+        // Half a frame waits for the rest: trimming keeps it.
+        let mut d = Decoder::new(DEFAULT_READ_CHUNK);
+        let wire = frame(1, 100, 9);
+        d.extend(&wire[..50]);
+        d.trim();
+        d.extend(&wire[50..]);
+        let (_, payload) = d.next_frame(&codec).unwrap().unwrap();
+        assert_eq!(&payload[..], &[9; 100][..]);
     }
 }

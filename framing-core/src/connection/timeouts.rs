@@ -29,6 +29,8 @@ impl<T: Timestamp, C> Connection<T, C> {
         }
         if self.idle_deadline().is_some_and(|at| now >= at) {
             self.idle_fired = true;
+            // An idle connection keeps no read buffer a burst left behind.
+            self.decoder.trim();
             self.events.push_back(Event::IdleTimeout);
         }
         if let State::ShuttingDown { deadline } = self.state {

@@ -81,8 +81,10 @@ pub trait WrapStream<S> {
 /// Implements [`Runtime`] and [`WrapStream`] for a runtime built on
 /// async-io (feature `async-io`): smol and async-std share this one
 /// implementation and differ only in their TCP types and how they spawn.
+/// framing-smol's whole runtime is this call (compiled there, not here,
+/// as the driver does not depend on smol):
 ///
-/// ```ignore
+/// ```text
 /// framing_driver::async_io_runtime! {
 ///     /// The smol runtime.
 ///     Smol, smol::net::TcpStream, smol::net::TcpListener,

@@ -158,6 +158,19 @@ fn an_idle_client_connection_holds_under_8_kib() {
     drop(peer.join().unwrap());
 }
 
+/// A burst: 64 calls of 16 KiB in flight at once, both ways. Returns the
+/// highest live heap seen while the answers came.
+async fn burst(client: &Client) -> isize {
+    let big = Bytes::from(vec![7u8; 16 * 1024]);
+    let mut peak = live();
+    let calls: Vec<_> = (0..64).map(|_| client.call(big.clone())).collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().len(), big.len());
+        peak = peak.max(live());
+    }
+    peak
+}
+
 #[test]
 fn a_busy_connection_grows_its_buffers_and_gives_them_back_when_quiet() {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
@@ -173,15 +186,7 @@ fn a_busy_connection_grows_its_buffers_and_gives_them_back_when_quiet() {
         let client = Client::connect(server.local_addr().unwrap()).await.unwrap();
         client.call("warm").await.unwrap();
         let idle = settled().await;
-        // A burst: 64 calls of 16 KiB in flight at once, both ways.
-        let big = Bytes::from(vec![7u8; 16 * 1024]);
-        let mut peak = idle;
-        let calls: Vec<_> = (0..64).map(|_| client.call(big.clone())).collect();
-        for call in calls {
-            assert_eq!(call.await.unwrap().len(), big.len());
-            peak = peak.max(live());
-        }
-        drop(big);
+        let peak = burst(&client).await.max(idle);
         // Quiet again: a few small exchanges let the buffers shrink back.
         for _ in 0..16 {
             client.call("small").await.unwrap();
@@ -227,12 +232,7 @@ fn a_connection_silent_after_a_burst_gives_its_buffers_back_at_its_idle_timeout(
         let client = Client::connect_with(addr, config).await.unwrap();
         client.call("warm").await.unwrap();
         let idle = settled().await;
-        let big = Bytes::from(vec![7u8; 16 * 1024]);
-        let calls: Vec<_> = (0..64).map(|_| client.call(big.clone())).collect();
-        for call in calls {
-            assert_eq!(call.await.unwrap().len(), big.len());
-        }
-        drop(big);
+        burst(&client).await;
         // Nothing more is sent: no small read can shrink the room.
         let just_after = settled().await;
         tokio::time::sleep(idle_timeout * 2).await;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use framing_driver::{Bytes, Client, Config, ConnectionEvent, EventKind, Events, Runtime, Server};
 use futures_util::future::{select, Either};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::TestRuntime;
 
@@ -442,4 +443,48 @@ pub fn restartable_addr(ip: std::net::IpAddr) -> SocketAddr {
         }
     }
     panic!("no free port on {ip} in {low}..{ephemeral_low}");
+}
+
+/// Puts `calls` calls in flight at once on `client`, call `i` carrying
+/// `[delay, i >> 8, i]` for a server that waits the first byte in
+/// milliseconds before echoing: the first call waits `slowest` ms, the
+/// last 0 ms and the rest a random delay under `spread` (seeded, so a
+/// failure replays). Checks that every call gets its own payload back and
+/// returns the order in which they completed.
+pub async fn delayed_calls_in_flight<R: Runtime>(
+    client: &Client<R>,
+    calls: usize,
+    seed: u64,
+    slowest: u8,
+    spread: u8,
+) -> Vec<usize> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut in_flight = FuturesUnordered::new();
+    for i in 0..calls {
+        let delay = match i {
+            0 => slowest,
+            _ if i == calls - 1 => 0,
+            _ => rng.u8(0..spread),
+        };
+        let payload = Bytes::from(vec![delay, (i >> 8) as u8, i as u8]);
+        let call = client.call(payload.clone());
+        in_flight.push(async move { (i, payload, call.await) });
+    }
+    within::<R, _>(WAIT, "every answer", async {
+        let mut order = Vec::with_capacity(calls);
+        while let Some((i, payload, result)) = in_flight.next().await {
+            assert_eq!(result, Ok(payload), "call {i}");
+            order.push(i);
+        }
+        order
+    })
+    .await
+}
+
+/// Where call `i` stands in a completion `order`.
+pub fn position(order: &[usize], i: usize) -> usize {
+    order
+        .iter()
+        .position(|&j| j == i)
+        .expect("every call ended")
 }

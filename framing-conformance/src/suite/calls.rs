@@ -5,10 +5,12 @@ use std::time::{Duration, Instant};
 
 use framing_driver::{Bytes, CallError, Config, EventKind, ProtocolError, RpcId};
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::peer::Peer;
-use crate::util::{config, connect, connect_with, echo_server, next_event, serve, within, WAIT};
+use crate::util::{
+    config, connect, connect_with, delayed_calls_in_flight, echo_server, next_event, position,
+    serve, within, WAIT,
+};
 use crate::TestRuntime;
 
 /// Calls in flight at once on one connection.
@@ -101,38 +103,11 @@ pub async fn responses_in_completion_order_are_matched_to_their_calls<R: TestRun
     });
     let client = connect::<R>(addr).await;
 
-    let mut rng = fastrand::Rng::with_seed(7);
-    let mut in_flight = FuturesUnordered::new();
-    for i in 0..CALLS {
-        // The first call is the slowest and the last the fastest, so the
-        // order must change; the rest are random.
-        let delay = match i {
-            0 => 200,
-            _ if i == CALLS - 1 => 0,
-            _ => rng.u8(0..100),
-        };
-        let payload = Bytes::from(vec![delay, (i >> 8) as u8, i as u8]);
-        let call = client.call(payload.clone());
-        in_flight.push(async move { (i, payload, call.await) });
-    }
-    let order = within::<R, _>(WAIT, "every answer", async {
-        let mut order = Vec::with_capacity(CALLS);
-        while let Some((i, payload, result)) = in_flight.next().await {
-            assert_echo(&format!("call {i}"), &result, &payload);
-            order.push(i);
-        }
-        order
-    })
-    .await;
-
-    let position = |i: usize| {
-        order
-            .iter()
-            .position(|&j| j == i)
-            .expect("every call ended")
-    };
+    // The first call is the slowest and the last the fastest, so the
+    // order must change; the rest are random.
+    let order = delayed_calls_in_flight(&client, CALLS, 7, 200, 100).await;
     assert!(
-        position(CALLS - 1) < position(0),
+        position(&order, CALLS - 1) < position(&order, 0),
         "the fastest call (sent last) must complete before the slowest (sent first): {order:?}"
     );
 }

@@ -19,10 +19,11 @@ use std::time::Duration;
 use framing_core::{EncodeError, FrameHeader, HeaderFormat, ProtocolError};
 use framing_driver::{Bytes, CallError, Codec, Endian, RpcId};
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::peer::Peer;
-use crate::util::{config, connect_with, serve, sleep, within, WAIT};
+use crate::util::{
+    config, connect_with, delayed_calls_in_flight, position, serve, sleep, within, WAIT,
+};
 use crate::TestRuntime;
 
 /// Calls in flight at once in the end-to-end half.
@@ -118,31 +119,10 @@ async fn check_calls_in_flight<R: TestRuntime>(codec: &Codec) {
     });
     let client = connect_with::<R>(addr, config(core())).await;
 
-    let mut rng = fastrand::Rng::with_seed(17);
-    let mut in_flight = FuturesUnordered::new();
-    for i in 0..CALLS {
-        let delay = match i {
-            0 => 150,
-            _ if i == CALLS - 1 => 0,
-            _ => rng.u8(0..50),
-        };
-        let payload = Bytes::from(vec![delay, (i >> 8) as u8, i as u8]);
-        let call = client.call(payload.clone());
-        in_flight.push(async move { (i, payload, call.await) });
-    }
-    let order = within::<R, _>(WAIT, "every answer", async {
-        let mut order = Vec::with_capacity(CALLS);
-        while let Some((i, payload, result)) = in_flight.next().await {
-            assert_eq!(result, Ok(payload), "call {i}");
-            order.push(i);
-        }
-        order
-    })
-    .await;
+    let order = delayed_calls_in_flight(&client, CALLS, 17, 150, 50).await;
     if codec.has_ids() {
-        let position = |i: usize| order.iter().position(|&j| j == i).expect("ended");
         assert!(
-            position(CALLS - 1) < position(0),
+            position(&order, CALLS - 1) < position(&order, 0),
             "with ids, the fastest call (sent last) completes before the slowest \
              (sent first): {order:?}"
         );

@@ -121,6 +121,21 @@ impl Harness {
             .expect("started"))
     }
 
+    /// Binds 127.0.0.1:0 on the harness's tokio runtime and starts `what`
+    /// on it with `serve`, inside the runtime.
+    fn start_tokio(
+        &self,
+        what: &str,
+        serve: impl FnOnce(tokio::net::TcpListener) -> framing_tokio::Server,
+    ) -> Result<framing_tokio::Server, String> {
+        self.rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("{what}: {e}"))?;
+            Ok(serve(listener))
+        })
+    }
+
     /// The address of the embedded framing-tokio echo server whose handler
     /// is a `tower::Service` per connection, started if needed.
     ///
@@ -128,11 +143,8 @@ impl Harness {
     /// If it cannot bind.
     pub fn service_server(&mut self) -> Result<SocketAddr, String> {
         if self.service_server.is_none() {
-            let server = self.rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| format!("framing service echo server: {e}"))?;
-                Ok::<_, String>(framing_tokio::Server::serve_service(
+            let server = self.start_tokio("framing service echo server", |listener| {
+                framing_tokio::Server::serve_service(
                     listener,
                     framing_driver::Config::default(),
                     |_: &framing_driver::ConnectionInfo| {
@@ -140,14 +152,11 @@ impl Harness {
                             Ok::<_, std::convert::Infallible>(req.payload)
                         })
                     },
-                ))
+                )
             })?;
             self.service_server = Some(server);
         }
-        self.service_server
-            .as_ref()
-            .and_then(|s| s.local_addr())
-            .ok_or_else(|| "framing service echo server has no address".to_string())
+        address_of("framing service echo server", self.service_server.as_ref())
     }
 
     /// The address of the embedded framing-tokio echo server, started if
@@ -157,21 +166,12 @@ impl Harness {
     /// If it cannot bind.
     pub fn framing_server(&mut self) -> Result<SocketAddr, String> {
         if self.framing_server.is_none() {
-            let server = self.rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| format!("framing echo server: {e}"))?;
-                Ok::<_, String>(framing_tokio::Server::serve(
-                    listener,
-                    |req: Bytes| async move { req },
-                ))
+            let server = self.start_tokio("framing echo server", |listener| {
+                framing_tokio::Server::serve(listener, |req: Bytes| async move { req })
             })?;
             self.framing_server = Some(server);
         }
-        self.framing_server
-            .as_ref()
-            .and_then(|s| s.local_addr())
-            .ok_or_else(|| "framing echo server has no address".to_string())
+        address_of("framing echo server", self.framing_server.as_ref())
     }
 
     /// The address of the embedded framing-async-std echo server, started
@@ -392,4 +392,11 @@ impl Harness {
 fn addr_target(addr: SocketAddr) -> Target {
     // An IP literal makes an address target, never a host name.
     Target::host(addr.ip().to_string(), addr.port())
+}
+
+/// The address `server` listens on, or why there is none.
+fn address_of(what: &str, server: Option<&framing_tokio::Server>) -> Result<SocketAddr, String> {
+    server
+        .and_then(|s| s.local_addr())
+        .ok_or_else(|| format!("{what} has no address"))
 }
